@@ -17,7 +17,8 @@ typedef struct oc_arena {
 
 void oc_arena_init(oc_arena_t *a, size_t chunk_size);
 void oc_arena_deinit(oc_arena_t *a);
-/* Frees all but the first chunk and rewinds. Every pointer handed out becomes invalid. */
+/* Rewinds. Every pointer handed out becomes invalid. Standard-size chunks (up to 32 MiB)
+ * are kept for the next batch; oversized ones and the excess are freed. */
 void oc_arena_reset(oc_arena_t *a);
 /* 8-byte aligned; NULL only when malloc fails. Requests larger than the chunk size get
  * a chunk of their own. */

@@ -1,4 +1,4 @@
-/* migrate.h: applies migrations/*.sql (embedded at build time) once each, in name order,
+/* migrate.h: applies migrations/NNNN_*.sql (embedded at build time) once each, in name order,
  * each in its own transaction, recorded in schema_migrations. A Postgres advisory lock
  * serialises concurrent runners (several services starting at once). */
 #ifndef OC_MIGRATE_H

@@ -22,7 +22,7 @@ oc_compress_t oc_reader_compression(const oc_reader_t *r);
 
 /* Next line without its terminator. *line stays valid until the next call.
  * Returns OC_OK with a line; OC_ERR_EOF at the end; OC_ERR_LIMIT when a line was longer
- * than max_line (it has been skipped; *line/*len give its first max_line bytes and
+ * than max_line (it has been skipped; line and len give its first max_line bytes and
  * oc_reader_line_no() its number; the next call continues after it); OC_ERR_DECODE when
  * the compressed stream is corrupt or truncated (terminal: later calls return it again;
  * oc_reader_error() says why; a final partial line before the damage is returned first
@@ -31,7 +31,7 @@ oc_err_t oc_reader_next_line(oc_reader_t *r, const char **line, size_t *len);
 /* 1-based number of the line last returned. */
 uint64_t oc_reader_line_no(const oc_reader_t *r);
 /* Byte-level access for stream parsers (CloudTrail {"Records":[...]}): makes at least
- * one byte available unless at EOF/error; *p/*avail describe the decompressed bytes not
+ * one byte available unless at EOF/error; p and avail describe the decompressed bytes not
  * yet consumed. Returns OC_OK, OC_ERR_EOF, OC_ERR_DECODE or OC_ERR_IO. */
 oc_err_t oc_reader_fill(oc_reader_t *r, const char **p, size_t *avail);
 void oc_reader_consume(oc_reader_t *r, size_t n);

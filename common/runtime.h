@@ -102,6 +102,27 @@ oc_arena_t *oc_svc_arena(oc_svc_t *svc);
 void oc_svc_set_ready(oc_svc_t *svc, bool ready, const char *why);
 bool oc_svc_stopping(const oc_svc_t *svc);
 
+/* Lower-level entry points, for tests and embedding. oc_runtime_main() is oc_svc_new()
+ * + SIGTERM/SIGINT handlers + oc_svc_run() + oc_svc_destroy().
+ * oc_svc_new parses configuration (environment and argv), starts logging, metrics and
+ * the HTTP listener. NULL with *exit_code set when the process should exit: 0 after
+ * --help, 2 on bad configuration, 1 on other errors.
+ * oc_svc_run connects (Postgres, Redis, Kafka), calls init, runs the loop until
+ * oc_svc_request_stop() or a signal, finishes the batch, commits, calls destroy and
+ * closes the clients. Returns the exit code. Call it once, on the thread that owns svc.
+ * oc_svc_request_stop may be called from any thread. */
+oc_svc_t *oc_svc_new(const oc_handler_t *h, int argc, char **argv, int *exit_code);
+int oc_svc_run(oc_svc_t *svc);
+void oc_svc_request_stop(oc_svc_t *svc);
+void oc_svc_destroy(oc_svc_t *svc); /* accepts NULL */
+/* The HTTP listener's port (useful with OCELOT_HTTP_PORT=0). */
+int oc_svc_http_port(const oc_svc_t *svc);
+/* Current readiness as /readyz reports it; why (may be NULL) gets the reasons. Any thread.
+ * Note: besides after each committed batch, the runtime also resets oc_svc_arena() before
+ * it hands a batch to handle_batch again after a transient error (so a long outage does
+ * not grow it); handlers must not keep arena pointers across handle_batch calls. */
+bool oc_svc_ready(oc_svc_t *svc, char *why, size_t why_size);
+
 /* Configuration every service shares (brokers, Postgres, Redis, HTTP, batching,
  * retries). Exposed so tools and docs can list it. */
 extern const oc_cfgdef_t oc_runtime_cfgdefs[];

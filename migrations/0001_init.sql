@@ -89,9 +89,11 @@ CREATE TABLE alerts (
 );
 CREATE INDEX alerts_rule_created ON alerts (rule_id, created_at DESC);
 
--- Which match groups fed which alert (samples kept for the analyst).
+-- Which match groups fed which alert (samples kept for the analyst). No foreign key to
+-- alerts: matches held below a rule's Threshold are linked to the window's deterministic
+-- alert id before the alerts row exists (it appears when the threshold is reached).
 CREATE TABLE alert_events (
-  alert_id       text NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
+  alert_id       text NOT NULL,
   match_id       text NOT NULL,
   match_count    bigint NOT NULL,
   sample_events  jsonb,

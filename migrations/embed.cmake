@@ -1,5 +1,5 @@
 # Writes a C file holding every migration's name and SQL text, in order.
-set(body "/* generated from migrations/*.sql by migrations/embed.cmake; do not edit */\n#include \"common/migrate.h\"\n\n")
+set(body "/* generated from the migrations folder by migrations/embed.cmake; do not edit */\n#include \"common/migrate.h\"\n\n")
 set(entries "")
 set(i 0)
 foreach(f ${FILES})

@@ -9,7 +9,7 @@ PKGS=(
   libpq-dev libmicrohttpd-dev libhiredis-dev libcurl4-openssl-dev
   libyaml-dev zlib1g-dev libzstd-dev libxxhash-dev libpython3.11-dev
   postgresql redis-server zstd gzip curl python3 procps psmisc
-  docker-compose clang-format
+  docker-compose clang-format clang libclang-rt-14-dev
 )
 
 missing=()

@@ -1,0 +1,82 @@
+/* normalize.c: builds lake lines (see normalize.h). */
+#include "services/log-processor/normalize.h"
+
+#include <string.h>
+
+#include "common/hash.h"
+#include "common/timeutil.h"
+
+/* The standard fields this module writes; event members with these names are dropped. */
+static const char *const oc_norm_fields[] = {
+    "p_log_type", "p_row_id", "p_event_time", "p_parse_time", "p_source_id", "p_source_label",
+};
+
+static int oc_norm_is_ours(const oc_json_t *member) {
+  if (member->key_len < 8 || member->key_len > 14 || member->key[0] != 'p' ||
+      member->key[1] != '_')
+    return 0;
+  for (size_t i = 0; i < sizeof(oc_norm_fields) / sizeof(oc_norm_fields[0]); i++)
+    if (strlen(oc_norm_fields[i]) == member->key_len &&
+        memcmp(oc_norm_fields[i], member->key, member->key_len) == 0)
+      return 1;
+  return 0;
+}
+
+static void oc_norm_field(oc_buf_t *out, const char *name, const char *value, int *first) {
+  if (!*first) oc_buf_putc(out, ',');
+  *first = 0;
+  oc_buf_putc(out, '"');
+  oc_buf_puts(out, name);
+  oc_buf_append(out, "\":", 2);
+  oc_json_write_string(out, value ? value : "", value ? strlen(value) : 0);
+}
+
+void oc_normalize_event(oc_buf_t *out, const oc_json_t *ev, const oc_norm_meta_t *m) {
+  char et[32], pt[32];
+  int first = 1;
+  oc_buf_reset(out);
+  oc_buf_putc(out, '{');
+  for (const oc_json_t *c = ev ? ev->child : NULL; c; c = c->next) {
+    if (oc_norm_is_ours(c)) continue;
+    if (!first) oc_buf_putc(out, ',');
+    first = 0;
+    oc_json_write_string(out, c->key ? c->key : "", c->key ? c->key_len : 0);
+    oc_buf_putc(out, ':');
+    oc_json_serialize(out, c);
+  }
+  oc_time_format_panther(m->event_time_us, et);
+  oc_time_format_panther(m->parse_time_us, pt);
+  oc_norm_field(out, "p_log_type", m->log_type, &first);
+  oc_norm_field(out, "p_row_id", m->row_id, &first);
+  oc_norm_field(out, "p_event_time", et, &first);
+  oc_norm_field(out, "p_parse_time", pt, &first);
+  oc_norm_field(out, "p_source_id", m->source_id, &first);
+  oc_norm_field(out, "p_source_label", m->source_label, &first);
+  oc_buf_putc(out, '}');
+}
+
+void oc_normalize_row_id(char out[33], const char *source_id, const char *object,
+                         size_t object_len, const char *etag, uint64_t line_no) {
+  char num[24];
+  size_t n = 0;
+  const char *parts[4];
+  size_t lens[4];
+  /* decimal without printf: this runs once per event */
+  char tmp[24];
+  size_t k = 0;
+  do {
+    tmp[k++] = (char)('0' + line_no % 10);
+    line_no /= 10;
+  } while (line_no);
+  while (k)
+    num[n++] = tmp[--k];
+  parts[0] = source_id;
+  lens[0] = strlen(source_id);
+  parts[1] = object;
+  lens[1] = object_len;
+  parts[2] = etag ? etag : "";
+  lens[2] = etag ? strlen(etag) : 0;
+  parts[3] = num;
+  lens[3] = n;
+  oc_hash_hex128(out, parts, lens, 4);
+}

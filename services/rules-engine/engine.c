@@ -1,0 +1,458 @@
+/* engine.c: the rules-engine's handler (engine.h): rule reloads, lake files through the
+ * rule set, RuleMatchGroup and ProcessedFile output, metrics. */
+#include "services/rules-engine/engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/hash.h"
+#include "common/kafka.h"
+#include "common/lake.h"
+#include "common/log.h"
+#include "common/timeutil.h"
+#include "ocelot/v1/messages.pb-c.h"
+#include "services/rules-engine/ruleset.h"
+#include "services/rules-engine/scan.h"
+
+const oc_cfgdef_t oc_rules_cfgdefs[] = {
+    {"OCELOT_RULES_DIR", OC_CFG_STR, "./examples/detections", 0, 0,
+     "directory of YAML detections (*.yml, *.yaml, searched recursively)"},
+    {"OCELOT_RULES_REFRESH_MS", OC_CFG_INT, "5000", 100, 3600000,
+     "how often the rules directory and the rules table are checked for changes"},
+    {"OCELOT_LAKE_ROOT", OC_CFG_STR, "./state/lake", 0, 0, "root directory of the lake"},
+    {"OCELOT_RULES_MAX_LINE_BYTES", OC_CFG_INT, "8388608", 1024, 268435456,
+     "longest lake line (event) the engine reads; longer ones are counted and skipped"},
+    {"OCELOT_RULES_WRITE_MATCHES", OC_CFG_BOOL, "true", 0, 0,
+     "write matched events to the lake under rules/ and announce them on processed-files"},
+    {"OCELOT_LAKE_ZSTD_LEVEL", OC_CFG_INT, "3", 1, 19, "zstd level of lake files"},
+};
+const size_t oc_rules_ncfgdefs = sizeof(oc_rules_cfgdefs) / sizeof(oc_rules_cfgdefs[0]);
+
+typedef struct oc_engine {
+  const char *rules_dir;
+  const char *lake_root;
+  int64_t refresh_us;
+  size_t max_line;
+  bool write_matches;
+  int zstd_level;
+  oc_metrics_t *metrics;
+  oc_ruleset_t *rs;
+  bool table_loaded;    /* rs includes the rules table */
+  uint64_t dir_fp;      /* fingerprint rs was built from */
+  char table_fp[256];
+  int64_t next_refresh_us; /* monotonic */
+  oc_err_t last_refresh;
+  oc_scan_t scan;
+  oc_buf_t pb;
+} oc_engine_t;
+
+/* ---- rules ------------------------------------------------------------------------- */
+
+static void oc_engine_report(oc_engine_t *e, const oc_ruleset_t *rs) {
+  const oc_ruleset_stats_t *st = oc_ruleset_stats(rs);
+  for (size_t i = 0; i < oc_ruleset_nmsgs(rs); i++) {
+    const oc_ruleset_msg_t *m = oc_ruleset_msg(rs, i);
+    char line[16];
+    snprintf(line, sizeof(line), "%d", m->line);
+    if (m->level == OC_RULESET_MSG_ERROR)
+      oc_log_kv(OC_LOG_ERROR, "could not load detection", "file", m->origin, "line", line,
+                "reason", m->text, NULL);
+    else
+      oc_log_kv(OC_LOG_INFO, "detection skipped", "file", m->origin, "reason", m->text, NULL);
+  }
+  oc_metrics_inc(e->metrics, "ocelot_rules_load_errors_total", "", st->errors);
+  oc_metrics_inc(e->metrics, "ocelot_rules_reloads_total", "", 1);
+  oc_metrics_set(e->metrics, "ocelot_rules_loaded", "origin=\"directory\"",
+                 (double)st->loaded_dir);
+  oc_metrics_set(e->metrics, "ocelot_rules_loaded", "origin=\"table\"", (double)st->loaded_table);
+  oc_metrics_set(e->metrics, "ocelot_rules_skipped", "reason=\"python\"", (double)st->python);
+  oc_metrics_set(e->metrics, "ocelot_rules_skipped", "reason=\"disabled\"", (double)st->disabled);
+  oc_metrics_set(e->metrics, "ocelot_rules_skipped", "reason=\"not_a_rule\"",
+                 (double)st->not_rules);
+  oc_metrics_set(e->metrics, "ocelot_rules_skipped", "reason=\"error\"", (double)st->errors);
+  char loaded[32], dir[32], table[32], errors[32], python[32];
+  snprintf(loaded, sizeof(loaded), "%zu", st->loaded);
+  snprintf(dir, sizeof(dir), "%zu", st->loaded_dir);
+  snprintf(table, sizeof(table), "%zu", st->loaded_table);
+  snprintf(errors, sizeof(errors), "%zu", st->errors);
+  snprintf(python, sizeof(python), "%zu", st->python);
+  oc_log_kv(OC_LOG_INFO, "rules loaded", "rules", loaded, "from_directory", dir, "from_table",
+            table, "errors", errors, "python_skipped", python, "directory", e->rules_dir, NULL);
+}
+
+/* Fingerprint of the rules table; transient error when Postgres is down. */
+static oc_err_t oc_engine_table_fp(oc_pg_t *pg, char *out, size_t out_size, char *errstr,
+                                   size_t errstr_size) {
+  PGresult *res = NULL;
+  oc_err_t err = oc_pg_exec(pg, &res,
+                            "SELECT count(*), coalesce(max(updated_at)::text, ''),"
+                            " coalesce(sum(version), 0) FROM rules",
+                            0, NULL, errstr, errstr_size);
+  if (err != OC_OK) return err;
+  snprintf(out, out_size, "%s/%s/%s", PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
+           PQgetvalue(res, 0, 2));
+  PQclear(res);
+  return OC_OK;
+}
+
+/* Rebuilds the rule set when the directory or the table changed (or always with force).
+ * On failure the current set stays. */
+static oc_err_t oc_engine_reload(oc_engine_t *e, oc_svc_t *svc, bool force) {
+  char errstr[1024], table_fp[256];
+  oc_pg_t *pg = oc_svc_pg(svc);
+  oc_ruleset_t *rs = NULL;
+  oc_err_t err;
+  uint64_t dir_fp = oc_ruleset_dir_fingerprint(e->rules_dir);
+
+  if (!pg) {
+    snprintf(errstr, sizeof(errstr), "no Postgres connection");
+    err = OC_ERR_UNAVAILABLE;
+    goto fail;
+  }
+  err = oc_engine_table_fp(pg, table_fp, sizeof(table_fp), errstr, sizeof(errstr));
+  if (err != OC_OK) goto fail;
+  if (!force && e->rs && e->table_loaded && dir_fp == e->dir_fp &&
+      strcmp(table_fp, e->table_fp) == 0)
+    return OC_OK;
+
+  rs = oc_ruleset_new();
+  if (!rs) {
+    snprintf(errstr, sizeof(errstr), "out of memory");
+    err = OC_ERR_NOMEM;
+    goto fail;
+  }
+  err = oc_ruleset_load_dir(rs, e->rules_dir, errstr, sizeof(errstr));
+  if (err == OC_ERR_NOT_FOUND) {
+    if (dir_fp != e->dir_fp || !e->rs)
+      oc_log_kv(OC_LOG_WARN, "rules directory not found; only the rules table is used",
+                "directory", e->rules_dir, NULL);
+  } else if (err != OC_OK) {
+    oc_log_kv(OC_LOG_ERROR, "could not read the rules directory", "error", errstr, NULL);
+  }
+  err = oc_ruleset_load_table(rs, pg, errstr, sizeof(errstr));
+  if (err != OC_OK) goto fail;
+  err = oc_ruleset_finish(rs, errstr, sizeof(errstr));
+  if (err != OC_OK) goto fail;
+
+  oc_engine_report(e, rs);
+  oc_ruleset_destroy(e->rs);
+  e->rs = rs;
+  e->table_loaded = true;
+  e->dir_fp = dir_fp;
+  snprintf(e->table_fp, sizeof(e->table_fp), "%s", table_fp);
+  if (e->last_refresh != OC_OK) oc_log(OC_LOG_INFO, "rules table read again");
+  e->last_refresh = OC_OK;
+  return OC_OK;
+fail:
+  oc_ruleset_destroy(rs);
+  if (e->last_refresh == OC_OK)
+    oc_log_kv(OC_LOG_WARN, "could not reload rules; keeping the current ones", "error", errstr,
+              NULL);
+  e->last_refresh = err;
+  return err;
+}
+
+/* ---- lifecycle --------------------------------------------------------------------- */
+
+static oc_err_t oc_engine_init(oc_svc_t *svc, void **opaque, char *errstr, size_t errstr_size) {
+  const oc_config_t *cfg = oc_svc_config(svc);
+  oc_engine_t *e = calloc(1, sizeof(*e));
+  if (!e) {
+    snprintf(errstr, errstr_size, "could not start the rules-engine: out of memory");
+    return OC_ERR_NOMEM;
+  }
+  e->rules_dir = oc_config_str(cfg, "OCELOT_RULES_DIR");
+  e->lake_root = oc_config_str(cfg, "OCELOT_LAKE_ROOT");
+  e->refresh_us = oc_config_int(cfg, "OCELOT_RULES_REFRESH_MS") * 1000;
+  e->max_line = (size_t)oc_config_int(cfg, "OCELOT_RULES_MAX_LINE_BYTES");
+  e->write_matches = oc_config_bool(cfg, "OCELOT_RULES_WRITE_MATCHES");
+  e->zstd_level = (int)oc_config_int(cfg, "OCELOT_LAKE_ZSTD_LEVEL");
+  e->metrics = oc_svc_metrics(svc);
+  e->last_refresh = OC_OK;
+  oc_scan_init(&e->scan);
+  oc_buf_init(&e->pb);
+
+  oc_metrics_t *m = e->metrics;
+  oc_metrics_declare(m, "ocelot_rules_events_total", OC_METRIC_COUNTER,
+                     "Events evaluated, per log type.", NULL, 0);
+  oc_metrics_declare(m, "ocelot_rules_matches_total", OC_METRIC_COUNTER,
+                     "Events matched, per rule.", NULL, 0);
+  oc_metrics_declare(m, "ocelot_rules_match_groups_total", OC_METRIC_COUNTER,
+                     "RuleMatchGroup records produced to rule-matches.", NULL, 0);
+  oc_metrics_declare(m, "ocelot_rules_files_total", OC_METRIC_COUNTER,
+                     "processed-files records handled, per kind (logs, ignored).", NULL, 0);
+  oc_metrics_declare(m, "ocelot_rules_bad_lines_total", OC_METRIC_COUNTER,
+                     "Lake lines skipped, per reason.", NULL, 0);
+  oc_metrics_declare(m, "ocelot_rules_load_errors_total", OC_METRIC_COUNTER,
+                     "Detections that failed to load (counted at every reload).", NULL, 0);
+  oc_metrics_declare(m, "ocelot_rules_reloads_total", OC_METRIC_COUNTER,
+                     "Rule set rebuilds.", NULL, 0);
+  oc_metrics_declare(m, "ocelot_rules_loaded", OC_METRIC_GAUGE,
+                     "Enabled detections running, per origin (directory, table).", NULL, 0);
+  oc_metrics_declare(m, "ocelot_rules_skipped", OC_METRIC_GAUGE,
+                     "Detections not running, per reason (python, disabled, not_a_rule, error).",
+                     NULL, 0);
+  oc_metrics_declare(m, "ocelot_rules_output_rows_total", OC_METRIC_COUNTER,
+                     "Matched events written to the lake under rules/.", NULL, 0);
+  oc_metrics_inc(m, "ocelot_rules_load_errors_total", "", 0);
+
+  /* Postgres may still be starting: a failure here is retried by tick and the batches. */
+  oc_engine_reload(e, svc, true);
+  e->next_refresh_us = oc_monotonic_us() + e->refresh_us;
+  oc_log_kv(OC_LOG_INFO, "rules-engine ready", "rules_dir", e->rules_dir, "lake_root",
+            e->lake_root, NULL);
+  *opaque = e;
+  return OC_OK;
+}
+
+static void oc_engine_destroy(oc_svc_t *svc, void *opaque) {
+  oc_engine_t *e = opaque;
+  if (!e) return;
+  oc_scan_deinit(&e->scan);
+  oc_ruleset_destroy(e->rs);
+  oc_buf_deinit(&e->pb);
+  free(e);
+}
+
+static oc_err_t oc_engine_tick(oc_svc_t *svc, void *opaque) {
+  oc_engine_t *e = opaque;
+  int64_t now = oc_monotonic_us();
+  if (e->table_loaded && now < e->next_refresh_us) return e->last_refresh;
+  e->next_refresh_us = now + e->refresh_us;
+  return oc_engine_reload(e, svc, false);
+}
+
+/* ---- output ------------------------------------------------------------------------ */
+
+static oc_err_t oc_engine_produce_group(oc_engine_t *e, oc_svc_t *svc, const char *lake_key,
+                                        const oc_match_group_t *g) {
+  const oc_rule_t *rule = g->rule;
+  Ocelot__V1__RuleMatchGroup rmg = OCELOT__V1__RULE_MATCH_GROUP__INIT;
+  char id[33];
+  const char *parts[4] = {lake_key, rule->id, rule->version, g->dedup};
+  size_t lens[4] = {strlen(lake_key), strlen(rule->id), strlen(rule->version), g->dedup_len};
+  oc_hash_hex128(id, parts, lens, 4);
+
+  rmg.id = id;
+  rmg.rule_id = (char *)rule->id;
+  rmg.rule_version = (char *)rule->version;
+  rmg.dedup = g->dedup;
+  rmg.log_type = (char *)g->log_type;
+  rmg.match_count = g->count;
+  rmg.first_event_time_us = g->first_us;
+  rmg.last_event_time_us = g->last_us;
+  rmg.title = g->title;
+  rmg.severity = (char *)rule->severity;
+  rmg.description = (char *)rule->description;
+  rmg.reference = (char *)rule->reference;
+  rmg.runbook = (char *)rule->runbook;
+  rmg.n_destinations = rule->ndestinations;
+  rmg.destinations = (char **)rule->destinations;
+  rmg.n_sample_events = g->nsamples;
+  rmg.sample_events = (char **)g->samples;
+  rmg.is_error = false;
+  rmg.dedup_period_minutes = rule->dedup_period_minutes;
+  rmg.threshold = rule->threshold;
+  rmg.lake_key = (char *)lake_key;
+
+  size_t len = ocelot__v1__rule_match_group__get_packed_size(&rmg);
+  oc_buf_reset(&e->pb);
+  if (!oc_buf_reserve(&e->pb, len)) return OC_ERR_NOMEM;
+  ocelot__v1__rule_match_group__pack(&rmg, (uint8_t *)e->pb.data);
+
+  /* key "<rule_id>:<dedup>" */
+  size_t idlen = strlen(rule->id);
+  char *key = oc_arena_alloc(oc_svc_arena(svc), idlen + 1 + g->dedup_len + 1);
+  if (!key) return OC_ERR_NOMEM;
+  memcpy(key, rule->id, idlen);
+  key[idlen] = ':';
+  memcpy(key + idlen + 1, g->dedup, g->dedup_len);
+  return oc_svc_produce(svc, OC_TOPIC_MATCHES, key, idlen + 1 + g->dedup_len, e->pb.data, len,
+                        NULL);
+}
+
+static oc_err_t oc_engine_produce_output(oc_engine_t *e, oc_svc_t *svc,
+                                         const Ocelot__V1__ProcessedFile *in,
+                                         const oc_scan_output_t *o) {
+  Ocelot__V1__ProcessedFile pf = OCELOT__V1__PROCESSED_FILE__INIT;
+  pf.kind = OCELOT__V1__FILE_KIND__FILE_KIND_RULES;
+  pf.log_type = (char *)o->log_type;
+  pf.lake_key = (char *)o->key;
+  pf.row_count = o->rows;
+  pf.bytes = o->bytes;
+  pf.first_event_time_us = o->first_us;
+  pf.last_event_time_us = o->last_us;
+  pf.source_id = in->source_id;
+  pf.source_label = in->source_label;
+  pf.input = in->input;
+  size_t len = ocelot__v1__processed_file__get_packed_size(&pf);
+  oc_buf_reset(&e->pb);
+  if (!oc_buf_reserve(&e->pb, len)) return OC_ERR_NOMEM;
+  ocelot__v1__processed_file__pack(&pf, (uint8_t *)e->pb.data);
+  return oc_svc_produce(svc, OC_TOPIC_PROCESSED, o->key, strlen(o->key), e->pb.data, len, NULL);
+}
+
+static void oc_engine_count(oc_engine_t *e, const oc_scan_t *scan) {
+  char labels[600], esc[520];
+  for (size_t i = 0; i < scan->ntypes; i++) {
+    oc_metrics_label_escape(scan->types[i].log_type, esc, sizeof(esc));
+    snprintf(labels, sizeof(labels), "log_type=\"%s\"", esc);
+    oc_metrics_inc(e->metrics, "ocelot_rules_events_total", labels, scan->types[i].events);
+  }
+  for (size_t i = 0; i < scan->ngroups; i++) {
+    oc_metrics_label_escape(scan->groups[i]->rule->id, esc, sizeof(esc));
+    snprintf(labels, sizeof(labels), "rule_id=\"%s\"", esc);
+    oc_metrics_inc(e->metrics, "ocelot_rules_matches_total", labels, scan->groups[i]->count);
+  }
+  oc_metrics_inc(e->metrics, "ocelot_rules_match_groups_total", "", scan->ngroups);
+  if (scan->bad_json)
+    oc_metrics_inc(e->metrics, "ocelot_rules_bad_lines_total", "reason=\"json\"", scan->bad_json);
+  if (scan->not_object)
+    oc_metrics_inc(e->metrics, "ocelot_rules_bad_lines_total", "reason=\"not_object\"",
+                   scan->not_object);
+  if (scan->too_long)
+    oc_metrics_inc(e->metrics, "ocelot_rules_bad_lines_total", "reason=\"too_long\"",
+                   scan->too_long);
+  if (scan->no_log_type)
+    oc_metrics_inc(e->metrics, "ocelot_rules_bad_lines_total", "reason=\"no_log_type\"",
+                   scan->no_log_type);
+  for (size_t i = 0; i < scan->noutputs; i++)
+    oc_metrics_inc(e->metrics, "ocelot_rules_output_rows_total", "", scan->outputs[i].rows);
+}
+
+/* ---- the batch --------------------------------------------------------------------- */
+
+static void *oc_pb_alloc(void *data, size_t size) { return oc_arena_alloc(data, size ? size : 1); }
+static void oc_pb_free(void *data, void *ptr) {}
+
+/* One ProcessedFile of kind logs. A transient error is returned (the batch is retried);
+ * everything else is this record's verdict. */
+static oc_err_t oc_engine_file(oc_engine_t *e, oc_svc_t *svc, oc_msg_t *msg,
+                               const Ocelot__V1__ProcessedFile *pf) {
+  char path[4096], errstr[1024];
+  const char *key = pf->lake_key ? pf->lake_key : "";
+  const char *slash = strchr(key, '/');
+  oc_err_t err;
+
+  if (!slash || slash == key) {
+    oc_msg_fail(msg, OC_ERR_INVALID, "lake key \"%.200s\" is not <kind>/<table>/...", key);
+    return OC_OK;
+  }
+  char kind[64];
+  size_t klen = (size_t)(slash - key);
+  if (klen >= sizeof(kind)) {
+    oc_msg_fail(msg, OC_ERR_INVALID, "lake key \"%.200s\" is not <kind>/<table>/...", key);
+    return OC_OK;
+  }
+  memcpy(kind, key, klen);
+  kind[klen] = '\0';
+  err = oc_lake_confine(e->lake_root, kind, slash + 1, path, sizeof(path), errstr,
+                        sizeof(errstr));
+  if (err != OC_OK) {
+    oc_msg_fail(msg, OC_ERR_INVALID, "refused lake key \"%.200s\": %s", key, errstr);
+    return OC_OK;
+  }
+
+  oc_scan_opts_t opts = {
+      .default_log_type = pf->log_type,
+      .default_time_us = pf->first_event_time_us ? pf->first_event_time_us : oc_now_us(),
+      .max_line = e->max_line,
+      .lake_root = e->write_matches ? e->lake_root : NULL,
+      .input_key = key,
+      .zstd_level = e->zstd_level,
+  };
+  err = oc_scan_file(&e->scan, e->rs, path, &opts, errstr, sizeof(errstr));
+  switch (err) {
+    case OC_OK:
+      break;
+    case OC_ERR_NOT_FOUND:
+      oc_msg_fail(msg, OC_ERR_NOT_FOUND, "lake file \"%s\" does not exist", key);
+      return OC_OK;
+    case OC_ERR_DECODE:
+      oc_msg_fail(msg, OC_ERR_DECODE, "lake file \"%s\" is damaged: %s", key, errstr);
+      return OC_OK;
+    default:
+      if (oc_err_is_transient(err)) {
+        oc_log_kv(OC_LOG_WARN, "could not run rules on lake file; retrying", "key", key, "error",
+                  errstr, NULL);
+        return err;
+      }
+      oc_msg_fail(msg, err, "%s", errstr);
+      return OC_OK;
+  }
+
+  const oc_scan_t *scan = &e->scan;
+  if (scan->first_error[0]) {
+    char nbad[32];
+    snprintf(nbad, sizeof(nbad), "%llu",
+             (unsigned long long)(scan->bad_json + scan->not_object + scan->too_long +
+                                  scan->no_log_type));
+    oc_log_kv(OC_LOG_WARN, "skipped bad lines in lake file", "key", key, "lines", nbad, "first",
+              scan->first_error, NULL);
+  }
+  for (size_t i = 0; i < scan->ngroups; i++) {
+    err = oc_engine_produce_group(e, svc, key, scan->groups[i]);
+    if (err != OC_OK) return err;
+  }
+  for (size_t i = 0; i < scan->noutputs; i++) {
+    err = oc_engine_produce_output(e, svc, pf, &scan->outputs[i]);
+    if (err != OC_OK) return err;
+  }
+  oc_engine_count(e, scan);
+  if (scan->ngroups) {
+    char groups[32], matches[32];
+    snprintf(groups, sizeof(groups), "%zu", scan->ngroups);
+    snprintf(matches, sizeof(matches), "%llu", (unsigned long long)scan->matches);
+    oc_log_kv(OC_LOG_DEBUG, "rules matched", "key", key, "groups", groups, "matches", matches,
+              NULL);
+  }
+  return OC_OK;
+}
+
+static oc_err_t oc_engine_handle(oc_svc_t *svc, oc_msg_t *msgs, size_t n, void *opaque) {
+  oc_engine_t *e = opaque;
+  ProtobufCAllocator alloc = {oc_pb_alloc, oc_pb_free, oc_svc_arena(svc)};
+  oc_err_t err;
+
+  if (!e->table_loaded) {
+    /* Never evaluate without the table's rules: that would silently miss matches. */
+    err = oc_engine_reload(e, svc, true);
+    if (err != OC_OK) return oc_err_is_transient(err) ? err : OC_ERR_UNAVAILABLE;
+  }
+  for (size_t i = 0; i < n; i++) {
+    oc_msg_t *msg = &msgs[i];
+    Ocelot__V1__ProcessedFile *pf =
+        ocelot__v1__processed_file__unpack(&alloc, msg->len, (const uint8_t *)msg->value);
+    if (!pf) {
+      oc_msg_fail(msg, OC_ERR_DECODE, "could not decode a ProcessedFile (%zu bytes)", msg->len);
+      continue;
+    }
+    if (pf->kind != OCELOT__V1__FILE_KIND__FILE_KIND_LOGS) {
+      oc_metrics_inc(e->metrics, "ocelot_rules_files_total", "kind=\"ignored\"", 1);
+      continue;
+    }
+    err = oc_engine_file(e, svc, msg, pf);
+    if (err != OC_OK) return err;
+    if (msg->err == OC_OK)
+      oc_metrics_inc(e->metrics, "ocelot_rules_files_total", "kind=\"logs\"", 1);
+  }
+  return OC_OK;
+}
+
+static const char *const oc_rules_topics[] = {OC_TOPIC_PROCESSED};
+
+const oc_handler_t oc_rules_handler = {
+    .name = "rules-engine",
+    .topics = oc_rules_topics,
+    .ntopics = 1,
+    .cfgdefs = oc_rules_cfgdefs,
+    .ncfgdefs = sizeof(oc_rules_cfgdefs) / sizeof(oc_rules_cfgdefs[0]),
+    .needs_pg = true,
+    .needs_redis = false,
+    .init = oc_engine_init,
+    .handle_batch = oc_engine_handle,
+    .tick = oc_engine_tick,
+    .tick_ms = 500,
+    .destroy = oc_engine_destroy,
+};

@@ -1,0 +1,32 @@
+/* engine.h: the rules-engine's handler for the service runtime.
+ *
+ * It consumes processed-files (ProcessedFile claim checks). For kind logs it reads the
+ * lake file at $OCELOT_LAKE_ROOT/<lake_key>, runs the detections of each event's log
+ * type (scan.h) and produces one RuleMatchGroup per (rule, dedup string) to
+ * rule-matches, keyed "<rule_id>:<dedup>", with the deterministic id
+ * hash(lake key, rule id, rule version, dedup). Matched events are also written to the
+ * lake under rules/ (OCELOT_RULES_WRITE_MATCHES) and announced with a ProcessedFile of
+ * kind rules. Other kinds are ignored (committed).
+ *
+ * Rules come from OCELOT_RULES_DIR and the rules table (ruleset.h); both are checked
+ * every OCELOT_RULES_REFRESH_MS from tick() and reloaded when they changed (directory:
+ * file names, sizes and mtimes; table: count, max(updated_at), sum(version)). Until the
+ * table has been read once, batches wait (transient error: not ready).
+ *
+ * Failures: an undecodable record -> OC_ERR_DECODE; a missing lake file ->
+ * OC_ERR_NOT_FOUND; a lake key outside the lake -> OC_ERR_INVALID; a corrupt compressed
+ * stream -> OC_ERR_DECODE (all dead-lettered after the attempts, requeue-able); a
+ * corrupt line is counted and skipped; local I/O errors are transient (batch retried). */
+#ifndef OC_RULES_ENGINE_H
+#define OC_RULES_ENGINE_H
+
+#include <stddef.h>
+
+#include "common/config.h"
+#include "common/runtime.h"
+
+extern const oc_cfgdef_t oc_rules_cfgdefs[];
+extern const size_t oc_rules_ncfgdefs;
+extern const oc_handler_t oc_rules_handler;
+
+#endif
