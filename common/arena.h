@@ -8,11 +8,11 @@
 typedef struct oc_arena_chunk oc_arena_chunk_t;
 
 typedef struct oc_arena {
-  oc_arena_chunk_t *head;   /* current chunk; older chunks are linked behind it */
-  char *ptr;                /* next free byte in head */
-  char *end;                /* end of head */
-  size_t chunk_size;        /* default size of new chunks */
-  size_t total;             /* bytes held in all chunks */
+  oc_arena_chunk_t *head; /* current chunk; older chunks are linked behind it */
+  char *ptr;              /* next free byte in head */
+  char *end;              /* end of head */
+  size_t chunk_size;      /* default size of new chunks */
+  size_t total;           /* bytes held in all chunks */
 } oc_arena_t;
 
 void oc_arena_init(oc_arena_t *a, size_t chunk_size);

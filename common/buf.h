@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 typedef struct oc_buf {
-  char *data;   /* always NUL-terminated when non-NULL (the NUL is not counted in len) */
+  char *data; /* always NUL-terminated when non-NULL (the NUL is not counted in len) */
   size_t len;
   size_t cap;
   bool oom;
@@ -24,7 +24,9 @@ void oc_buf_puts(oc_buf_t *b, const char *s);
 void oc_buf_appendf(oc_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void oc_buf_append_u64(oc_buf_t *b, uint64_t v);
 void oc_buf_append_i64(oc_buf_t *b, int64_t v);
-static inline bool oc_buf_ok(const oc_buf_t *b) { return !b->oom; }
+static inline bool oc_buf_ok(const oc_buf_t *b) {
+  return !b->oom;
+}
 /* Hands the data to the caller (free() it); the buffer becomes empty. */
 char *oc_buf_steal(oc_buf_t *b, size_t *len);
 

@@ -13,11 +13,11 @@
 typedef enum { OC_CFG_STR, OC_CFG_INT, OC_CFG_BOOL } oc_cfg_type_t;
 
 typedef struct oc_cfgdef {
-  const char *env;   /* full variable name, "OCELOT_PG_DSN" */
+  const char *env; /* full variable name, "OCELOT_PG_DSN" */
   oc_cfg_type_t type;
-  const char *def;   /* default as text; NULL = no default (empty / 0 / false) */
-  long long min, max;/* bounds for OC_CFG_INT; ignored when min == max == 0 */
-  const char *help;  /* one line */
+  const char *def;    /* default as text; NULL = no default (empty / 0 / false) */
+  long long min, max; /* bounds for OC_CFG_INT; ignored when min == max == 0 */
+  const char *help;   /* one line */
 } oc_cfgdef_t;
 
 typedef struct oc_config oc_config_t;
@@ -42,6 +42,7 @@ void oc_config_print_help(const oc_config_t *cfg, FILE *out);
 void oc_config_print_markdown(const oc_config_t *cfg, FILE *out);
 /* Calls fn(property, value) for every OCELOT_KAFKA_<PROP> in the environment except
  * OCELOT_KAFKA_BROKERS (which becomes bootstrap.servers). */
-void oc_config_kafka_props(void (*fn)(const char *prop, const char *value, void *opaque), void *opaque);
+void oc_config_kafka_props(void (*fn)(const char *prop, const char *value, void *opaque),
+                           void *opaque);
 
 #endif

@@ -10,8 +10,8 @@ typedef struct oc_http oc_http_t;
 
 typedef struct oc_http_req {
   const char *method;
-  const char *path;        /* without the query string */
-  const char *body;        /* NULL when empty */
+  const char *path; /* without the query string */
+  const char *body; /* NULL when empty */
   size_t body_len;
 } oc_http_req_t;
 

@@ -25,13 +25,13 @@ typedef enum {
 typedef struct oc_json oc_json_t;
 struct oc_json {
   oc_json_type_t type;
-  uint32_t len;          /* STRING/NUMBER: bytes in s; ARRAY/OBJECT: number of children */
-  const char *s;         /* STRING: unescaped UTF-8 (may point into the input; not
-                            NUL-terminated); NUMBER: the literal as written */
-  const char *key;       /* member name (unescaped) when the parent is an object, else NULL */
+  uint32_t len;    /* STRING/NUMBER: bytes in s; ARRAY/OBJECT: number of children */
+  const char *s;   /* STRING: unescaped UTF-8 (may point into the input; not
+                      NUL-terminated); NUMBER: the literal as written */
+  const char *key; /* member name (unescaped) when the parent is an object, else NULL */
   uint32_t key_len;
-  oc_json_t *child;      /* ARRAY/OBJECT: first child, in document order */
-  oc_json_t *next;       /* next sibling */
+  oc_json_t *child; /* ARRAY/OBJECT: first child, in document order */
+  oc_json_t *next;  /* next sibling */
 };
 
 #define OC_JSON_DEFAULT_MAX_DEPTH 128
@@ -42,8 +42,8 @@ struct oc_json {
  * The tree and any unescaped strings live in the arena; strings without escapes point
  * into text, so text must outlive the tree.
  * Returns NULL and writes a reason with the byte offset into errstr on failure. */
-oc_json_t *oc_json_parse(oc_arena_t *a, const char *text, size_t len, int max_depth,
-                         char *errstr, size_t errstr_size);
+oc_json_t *oc_json_parse(oc_arena_t *a, const char *text, size_t len, int max_depth, char *errstr,
+                         size_t errstr_size);
 
 /* Member of an object by exact key; NULL when absent or obj is not an object. */
 const oc_json_t *oc_json_get(const oc_json_t *obj, const char *key);
@@ -56,7 +56,9 @@ const oc_json_t *oc_json_path(const oc_json_t *root, const char *path);
 /* i-th element of an array, NULL when out of range. */
 const oc_json_t *oc_json_at(const oc_json_t *arr, size_t i);
 
-static inline bool oc_json_is_string(const oc_json_t *v) { return v && v->type == OC_JSON_STRING; }
+static inline bool oc_json_is_string(const oc_json_t *v) {
+  return v && v->type == OC_JSON_STRING;
+}
 /* Number value as double / int64; false when not a number or out of range. */
 bool oc_json_double(const oc_json_t *v, double *out);
 bool oc_json_int64(const oc_json_t *v, int64_t *out);

@@ -18,8 +18,7 @@ rd_kafka_t *oc_kafka_producer_new(const char *brokers, const char *client_id,
 /* Consumer in group_id with enable.auto.commit=false, enable.auto.offset.store=false,
  * auto.offset.reset=earliest. rebalance_cb may be NULL (then the default assign is used).
  * The caller subscribes. */
-rd_kafka_t *oc_kafka_consumer_new(const char *brokers, const char *group_id,
-                                  const char *client_id,
+rd_kafka_t *oc_kafka_consumer_new(const char *brokers, const char *group_id, const char *client_id,
                                   void (*rebalance_cb)(rd_kafka_t *, rd_kafka_resp_err_t,
                                                        rd_kafka_topic_partition_list_t *, void *),
                                   void *opaque, char *errstr, size_t errstr_size);
@@ -33,7 +32,8 @@ rd_kafka_conf_t *oc_kafka_consumer_conf(const char *brokers, const char *group_i
  * message too large, invalid record -> permanent). */
 oc_err_t oc_kafka_err(rd_kafka_resp_err_t err);
 /* Header value as a NUL-terminated copy into buf; returns buf or NULL when absent. */
-const char *oc_kafka_header(const rd_kafka_message_t *rkm, const char *name, char *buf, size_t size);
+const char *oc_kafka_header(const rd_kafka_message_t *rkm, const char *name, char *buf,
+                            size_t size);
 
 /* Headers for a dead letter of rkm: its headers without any oc-* ones, plus the eight
  * OC_HDR_* headers (oc-failed-at is RFC 3339 UTC). errmsg may be empty (then

@@ -16,7 +16,8 @@ typedef struct oc_lake_writer oc_lake_writer_t;
 
 /* "AWS.CloudTrail" -> "aws_cloudtrail" into out. */
 void oc_lake_table_name(const char *log_type, char *out, size_t out_size);
-/* Relative key for a file: "logs/aws_cloudtrail/year=2026/month=11/day=28/hour=16/<name>.json.zst" */
+/* Relative key for a file: "logs/aws_cloudtrail/year=2026/month=11/day=28/hour=16/<name>.json.zst"
+ */
 void oc_lake_key(char *out, size_t out_size, const char *kind, const char *table,
                  int64_t event_time_us, const char *name);
 

@@ -16,8 +16,8 @@ void oc_metrics_destroy(oc_metrics_t *m);
 /* Declares HELP/TYPE for a family; optional for counters/gauges, required before
  * observing a histogram with non-default buckets. buckets may be NULL (defaults:
  * .001 .005 .01 .025 .05 .1 .25 .5 1 2.5 5 10 seconds). */
-void oc_metrics_declare(oc_metrics_t *m, const char *name, oc_metric_type_t type,
-                        const char *help, const double *buckets, size_t nbuckets);
+void oc_metrics_declare(oc_metrics_t *m, const char *name, oc_metric_type_t type, const char *help,
+                        const double *buckets, size_t nbuckets);
 void oc_metrics_inc(oc_metrics_t *m, const char *name, const char *labels, uint64_t by);
 void oc_metrics_set(oc_metrics_t *m, const char *name, const char *labels, double value);
 void oc_metrics_observe(oc_metrics_t *m, const char *name, const char *labels, double value);

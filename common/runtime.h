@@ -40,7 +40,7 @@ typedef struct oc_msg {
   const char *topic;
   int32_t partition;
   int64_t offset;
-  const void *key;   /* may be NULL */
+  const void *key; /* may be NULL */
   size_t key_len;
   const void *value; /* may be NULL */
   size_t len;
@@ -53,13 +53,13 @@ typedef struct oc_msg {
 } oc_msg_t;
 
 typedef struct oc_handler {
-  const char *name;                /* service name: logs, metrics, default group id */
-  const char *const *topics;       /* subscription; "^..." entries are regexes */
+  const char *name;          /* service name: logs, metrics, default group id */
+  const char *const *topics; /* subscription; "^..." entries are regexes */
   size_t ntopics;
-  const oc_cfgdef_t *cfgdefs;      /* the service's own configuration table */
+  const oc_cfgdef_t *cfgdefs; /* the service's own configuration table */
   size_t ncfgdefs;
-  bool needs_pg;                   /* connect to OCELOT_PG_DSN and run migrations at start */
-  bool needs_redis;                /* connect to OCELOT_REDIS_URL */
+  bool needs_pg;    /* connect to OCELOT_PG_DSN and run migrations at start */
+  bool needs_redis; /* connect to OCELOT_REDIS_URL */
   /* After configuration and connections, before consuming. Return non-OK to exit 1. */
   oc_err_t (*init)(oc_svc_t *svc, void **opaque, char *errstr, size_t errstr_size);
   /* See the loop above. msgs[i].err is OC_OK on entry. */

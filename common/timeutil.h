@@ -6,8 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-int64_t oc_now_us(void);           /* wall clock */
-int64_t oc_monotonic_us(void);     /* for durations and timeouts */
+int64_t oc_now_us(void);       /* wall clock */
+int64_t oc_monotonic_us(void); /* for durations and timeouts */
 /* RFC 3339 / ISO 8601: "2026-11-28T16:37:40Z", fractional seconds up to 9 digits,
  * "+02:00" offsets, 'T' or ' ' separator. false when malformed. No allocation. */
 bool oc_time_parse_rfc3339(const char *s, size_t n, int64_t *out_us);

@@ -49,6 +49,8 @@ CREATE TABLE processed_matches (
   alert_id      text,               -- the alert the match was counted into
   processed_at  timestamptz NOT NULL DEFAULT now()
 );
+-- Retention (OCELOT_INBOX_RETENTION_HOURS) deletes by age.
+CREATE INDEX processed_matches_processed_at ON processed_matches (processed_at);
 
 -- The open dedup window per (rule id, dedup string).
 CREATE TABLE alert_dedup (

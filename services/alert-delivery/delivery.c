@@ -31,11 +31,14 @@ typedef struct oc_dlv {
   oc_webhook_t *wh;
   int64_t refresh_us;
   int64_t refresh_log_us; /* last time a failed refresh was logged */
+  int64_t pg_log_us;      /* last time a Postgres failure while delivering was logged */
   oc_buf_t body;          /* the JSON of the alert being delivered */
   bool curl_inited;
 } oc_dlv_t;
 
-static void *oc_dlv_pb_alloc(void *opaque, size_t size) { return oc_arena_alloc(opaque, size); }
+static void *oc_dlv_pb_alloc(void *opaque, size_t size) {
+  return oc_arena_alloc(opaque, size);
+}
 static void oc_dlv_pb_free(void *opaque, void *ptr) {
   (void)opaque;
   (void)ptr;
@@ -78,13 +81,13 @@ static const oc_output_t **oc_dlv_targets(oc_dlv_t *d, oc_arena_t *a, const Ocel
     const oc_output_t *o = oc_outputs_find(&d->outputs, id);
     bool seen = false;
     if (!o) {
-      oc_log_kv(OC_LOG_WARN, "alert names an unknown output; not sent there", "alert",
-                al->alert_id, "rule", al->rule_id, "output", id, NULL);
+      oc_log_kv(OC_LOG_WARN, "alert names an unknown output; not sent there", "alert", al->alert_id,
+                "rule", al->rule_id, "output", id, NULL);
       continue;
     }
     if (!o->enabled) {
-      oc_log_kv(OC_LOG_INFO, "alert names a disabled output; not sent there", "alert",
-                al->alert_id, "output", id, NULL);
+      oc_log_kv(OC_LOG_INFO, "alert names a disabled output; not sent there", "alert", al->alert_id,
+                "output", id, NULL);
       continue;
     }
     for (size_t j = 0; j < *n; j++)
@@ -109,8 +112,8 @@ static void oc_dlv_metric(oc_svc_t *svc, const oc_output_t *o, const char *resul
 }
 
 /* Whether (alert, output) already succeeded, and how many attempts were recorded. */
-static oc_err_t oc_dlv_state(oc_pg_t *pg, const char *alert_id, const char *output_id,
-                             bool *done, long *attempts, char *errstr, size_t errstr_size) {
+static oc_err_t oc_dlv_state(oc_pg_t *pg, const char *alert_id, const char *output_id, bool *done,
+                             long *attempts, char *errstr, size_t errstr_size) {
   PGresult *res = NULL;
   const char *p[2] = {alert_id, output_id};
   oc_err_t err = oc_pg_exec(pg, &res,
@@ -136,8 +139,13 @@ static oc_err_t oc_dlv_record(oc_pg_t *pg, const char *alert_id, const char *out
   elen = oc_utf8_valid_prefix(res->error, elen);
   memcpy(errtext, res->error, elen);
   errtext[elen] = '\0';
-  const char *p[7] = {alert_id, output_id, att, res->ok ? "true" : "false",
-                      res->status ? status : NULL, res->ok ? NULL : errtext, dur};
+  const char *p[7] = {alert_id,
+                      output_id,
+                      att,
+                      res->ok ? "true" : "false",
+                      res->status ? status : NULL,
+                      res->ok ? NULL : errtext,
+                      dur};
   /* A success that raced another instance's is absorbed by the partial unique index. */
   return oc_pg_exec(pg, NULL,
                     "INSERT INTO alert_deliveries (alert_id, output_id, attempt, success,"
@@ -161,8 +169,8 @@ static oc_err_t oc_dlv_alert(oc_svc_t *svc, oc_dlv_t *d, oc_pg_t *pg, oc_msg_t *
   targets = oc_dlv_targets(d, a, al, &n);
   if (!targets) return OC_ERR_NOMEM;
   if (n == 0) {
-    oc_log_kv(OC_LOG_INFO, "alert has no destination", "alert", al->alert_id, "rule",
-              al->rule_id, NULL);
+    oc_log_kv(OC_LOG_INFO, "alert has no destination", "alert", al->alert_id, "rule", al->rule_id,
+              NULL);
     return OC_OK;
   }
   for (size_t i = 0; i < n; i++) {
@@ -196,9 +204,9 @@ static oc_err_t oc_dlv_alert(oc_svc_t *svc, oc_dlv_t *d, oc_pg_t *pg, oc_msg_t *
                 "attempt", att, "error", res.error, NULL);
       if (!failure[0]) {
         if (res.status)
-          snprintf(failure, sizeof(failure), "output \"%s\" answered %ld", o->id, res.status);
+          snprintf(failure, sizeof(failure), "output \"%.128s\" answered %ld", o->id, res.status);
         else
-          snprintf(failure, sizeof(failure), "output \"%s\": %s", o->id, res.error);
+          snprintf(failure, sizeof(failure), "output \"%.128s\": %.360s", o->id, res.error);
       }
     }
     if (err) goto pg_failed;
@@ -207,8 +215,12 @@ static oc_err_t oc_dlv_alert(oc_svc_t *svc, oc_dlv_t *d, oc_pg_t *pg, oc_msg_t *
   return OC_OK;
 
 pg_failed:
-  oc_log_kv(OC_LOG_WARN, "could not read or record deliveries; the batch will be retried",
-            "alert", al->alert_id, "error_class", oc_err_name(err), "error", errstr, NULL);
+  /* The runtime retries with backoff for as long as the outage lasts: one line per 10 s. */
+  if (!d->pg_log_us || oc_monotonic_us() - d->pg_log_us >= OC_DLV_LOG_EVERY_US) {
+    d->pg_log_us = oc_monotonic_us();
+    oc_log_kv(OC_LOG_WARN, "could not read or record deliveries; the batch will be retried",
+              "alert", al->alert_id, "error_class", oc_err_name(err), "error", errstr, NULL);
+  }
   return oc_err_is_transient(err) ? err : OC_ERR_UNAVAILABLE;
 }
 

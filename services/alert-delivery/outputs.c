@@ -28,9 +28,9 @@ static bool oc_output_token_char(char c) {
 
 /* Headers Ocelot sets itself (or libcurl must own); an output may not override them. */
 static bool oc_output_reserved(const char *name, size_t len) {
-  static const char *const reserved[] = {"content-type", "idempotency-key", "x-ocelot-alert-id",
-                                         "content-length", "host", "transfer-encoding",
-                                         "expect", "connection"};
+  static const char *const reserved[] = {
+      "content-type",      "idempotency-key", "x-ocelot-alert-id", "content-length", "host",
+      "transfer-encoding", "expect",          "connection"};
   for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
     if (strlen(reserved[i]) == len && strncasecmp(reserved[i], name, len) == 0) return true;
   return false;
@@ -157,8 +157,8 @@ oc_err_t oc_output_parse(oc_output_t *out, const char *id, const char *type, con
         goto out;
       }
       if (h->len > OC_OUTPUT_MAX_HEADER) {
-        snprintf(errstr, errstr_size, "header \"%.*s\" is over %d bytes", (int)h->key_len,
-                 h->key, OC_OUTPUT_MAX_HEADER);
+        snprintf(errstr, errstr_size, "header \"%.*s\" is over %d bytes", (int)h->key_len, h->key,
+                 OC_OUTPUT_MAX_HEADER);
         goto out;
       }
       for (uint32_t i = 0; i < h->len; i++) {
@@ -191,7 +191,9 @@ out:
   return err;
 }
 
-void oc_outputs_init(oc_outputs_t *set) { memset(set, 0, sizeof(*set)); }
+void oc_outputs_init(oc_outputs_t *set) {
+  memset(set, 0, sizeof(*set));
+}
 
 static void oc_outputs_free(oc_output_t *v, size_t n) {
   for (size_t i = 0; i < n; i++)
@@ -228,10 +230,10 @@ oc_err_t oc_outputs_load(oc_outputs_t *set, oc_pg_t *pg, char *errstr, size_t er
   for (int i = 0; i < rows; i++) {
     char perr[256];
     const char *id = PQgetvalue(res, i, 0);
-    oc_err_t perr_code = oc_output_parse(
-        &v[n], id, PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
-        strcmp(PQgetvalue(res, i, 3), "t") == 0, PQgetvalue(res, i, 4),
-        (size_t)PQgetlength(res, i, 4), perr, sizeof(perr));
+    oc_err_t perr_code =
+        oc_output_parse(&v[n], id, PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
+                        strcmp(PQgetvalue(res, i, 3), "t") == 0, PQgetvalue(res, i, 4),
+                        (size_t)PQgetlength(res, i, 4), perr, sizeof(perr));
     if (perr_code == OC_ERR_NOMEM) {
       oc_output_deinit(&v[n]);
       oc_outputs_free(v, n);

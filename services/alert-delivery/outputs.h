@@ -16,7 +16,7 @@
 #define OC_OUTPUT_MAX_URL 4096
 #define OC_OUTPUT_MAX_HEADER 8192 /* one header value */
 #define OC_OUTPUT_MAX_CONFIG (64 * 1024)
-#define OC_OUTPUTS_MAX 10000      /* rows read from the table */
+#define OC_OUTPUTS_MAX 10000 /* rows read from the table */
 
 typedef struct oc_output_header {
   char *name;

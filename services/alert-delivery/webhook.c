@@ -91,11 +91,11 @@ void oc_webhook_post(oc_webhook_t *wh, const oc_output_t *out, const char *alert
     snprintf(res->error, sizeof(res->error), "alert id is over %d bytes", OC_WEBHOOK_MAX_ID);
     return;
   }
-#define OC_HDR(s)                                  \
-  do {                                             \
-    tmp = curl_slist_append(hdrs, (s));            \
-    if (!tmp) goto oom;                            \
-    hdrs = tmp;                                    \
+#define OC_HDR(s)                       \
+  do {                                  \
+    tmp = curl_slist_append(hdrs, (s)); \
+    if (!tmp) goto oom;                 \
+    hdrs = tmp;                         \
   } while (0)
   OC_HDR("Content-Type: application/json");
   snprintf(line, sizeof(line), "Idempotency-Key: %s", alert_id);

@@ -16,10 +16,10 @@
 typedef struct oc_webhook oc_webhook_t;
 
 typedef struct oc_webhook_result {
-  bool ok;           /* a 2xx answer */
-  long status;       /* HTTP status, 0 when none was received */
+  bool ok;     /* a 2xx answer */
+  long status; /* HTTP status, 0 when none was received */
   int64_t duration_us;
-  char error[512];   /* why it failed (empty on success) */
+  char error[512];                         /* why it failed (empty on success) */
   char body[OC_WEBHOOK_KEEP_RESPONSE + 1]; /* start of the response body */
 } oc_webhook_result_t;
 

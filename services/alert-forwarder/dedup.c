@@ -13,7 +13,9 @@ int64_t oc_dedup_period_us(int32_t minutes) {
   return (int64_t)minutes * 60 * 1000000;
 }
 
-int32_t oc_dedup_threshold(int32_t threshold) { return threshold <= 0 ? 1 : threshold; }
+int32_t oc_dedup_threshold(int32_t threshold) {
+  return threshold <= 0 ? 1 : threshold;
+}
 
 static uint64_t oc_dedup_add_count(uint64_t a, uint64_t b) {
   if (a > OC_DEDUP_MAX_COUNT) a = OC_DEDUP_MAX_COUNT;
@@ -41,8 +43,8 @@ oc_dedup_result_t oc_dedup_apply(oc_dedup_window_t *w, const oc_dedup_match_t *m
     first = last;
     last = t;
   }
-  if (!w->exists || oc_dedup_expired(w->window_start_us, oc_dedup_period_us(m->period_minutes),
-                                     first)) {
+  if (!w->exists ||
+      oc_dedup_expired(w->window_start_us, oc_dedup_period_us(m->period_minutes), first)) {
     w->exists = true;
     w->window_start_us = first;
     w->first_us = first;

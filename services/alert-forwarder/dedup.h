@@ -20,7 +20,7 @@
 
 #define OC_DEDUP_DEFAULT_PERIOD_MIN 60
 #define OC_DEDUP_MAX_PERIOD_MIN (366 * 24 * 60) /* a year: bounds the arithmetic */
-#define OC_DEDUP_MAX_COUNT (INT64_C(1) << 53)    /* event counts saturate here */
+#define OC_DEDUP_MAX_COUNT (INT64_C(1) << 53)   /* event counts saturate here */
 
 /* The open window of one dedup key (a row of alert_dedup). */
 typedef struct oc_dedup_window {

@@ -18,9 +18,23 @@
 #define OC_FWD_JSON_DEPTH 64
 #define OC_FWD_LOG_EVERY_US (10 * 1000000LL) /* repeated relay errors: one line per 10 s */
 
+#define OC_FWD_PRUNE_EVERY_US (10 * 60 * 1000000LL) /* inbox retention runs this often */
+#define OC_FWD_PRUNE_ROWS 10000                     /* rows deleted per statement */
+#define OC_FWD_PRUNE_ROUNDS 10                      /* statements per run */
+
+const oc_cfgdef_t oc_forwarder_cfgdefs[] = {
+    {"OCELOT_INBOX_RETENTION_HOURS", OC_CFG_INT, "720", 0, 87600,
+     "how long processed match ids are remembered (replays older than this count again; "
+     "0 = forever)"},
+};
+const size_t oc_forwarder_ncfgdefs = sizeof(oc_forwarder_cfgdefs) / sizeof(oc_forwarder_cfgdefs[0]);
+
 typedef struct oc_fwd {
-  oc_buf_t scratch;     /* relay: decoded payloads */
-  int64_t relay_log_us; /* last time a relay failure was logged */
+  oc_buf_t scratch;      /* relay: decoded payloads */
+  int64_t relay_log_us;  /* last time a relay failure was logged */
+  int64_t apply_log_us;  /* last time a transient batch failure was logged */
+  long long retention_h; /* OCELOT_INBOX_RETENTION_HOURS */
+  int64_t pruned_us;     /* last inbox retention run (monotonic) */
 } oc_fwd_t;
 
 /* An alert created in the current transaction; its outbox row is written at the end,
@@ -90,6 +104,7 @@ bool oc_fwd_match_check(Ocelot__V1__RuleMatchGroup *g, char *errstr, size_t errs
   for (char *p = g->severity; *p; p++)
     if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 'a' + 'A');
   if (!g->severity[0]) g->severity = "INFO";
+  if (!g->title[0]) g->title = g->rule_id; /* an alert always has a title */
   if (g->first_event_time_us < 0 || g->first_event_time_us > OC_FWD_MAX_TIME_US ||
       g->last_event_time_us < 0 || g->last_event_time_us > OC_FWD_MAX_TIME_US) {
     snprintf(errstr, errstr_size, "event times %" PRId64 "..%" PRId64 " us are out of range",
@@ -109,8 +124,7 @@ bool oc_fwd_match_check(Ocelot__V1__RuleMatchGroup *g, char *errstr, size_t errs
   if (g->match_count == 0) g->match_count = 1;
   if (g->n_destinations > OC_FWD_MAX_DESTINATIONS) g->n_destinations = OC_FWD_MAX_DESTINATIONS;
   for (size_t i = 0; i < g->n_destinations; i++)
-    if (!oc_fwd_text(g->destinations[i], OC_FWD_MAX_ID, false, "destination", errstr,
-                     errstr_size))
+    if (!oc_fwd_text(g->destinations[i], OC_FWD_MAX_ID, false, "destination", errstr, errstr_size))
       return false;
   /* Samples: keep the first few that are small enough. */
   size_t ns = 0;
@@ -174,7 +188,9 @@ char *oc_fwd_json_samples(oc_arena_t *a, char *const *samples, size_t n) {
 
 /* ---- the transaction ---- */
 
-static void *oc_fwd_pb_alloc(void *opaque, size_t size) { return oc_arena_alloc(opaque, size); }
+static void *oc_fwd_pb_alloc(void *opaque, size_t size) {
+  return oc_arena_alloc(opaque, size);
+}
 static void oc_fwd_pb_free(void *opaque, void *ptr) {
   (void)opaque;
   (void)ptr; /* the arena is reset after the batch */
@@ -207,7 +223,9 @@ static char *oc_fwd_ts(oc_arena_t *a, int64_t us) {
   return oc_arena_strdup(a, buf);
 }
 
-static char *oc_fwd_i64(oc_arena_t *a, int64_t v) { return oc_arena_sprintf(a, "%" PRId64, v); }
+static char *oc_fwd_i64(oc_arena_t *a, int64_t v) {
+  return oc_arena_sprintf(a, "%" PRId64, v);
+}
 
 static oc_fwd_created_t *oc_fwd_find_created(oc_fwd_tally_t *t, const char *alert_id) {
   for (oc_fwd_created_t *c = t->created; c; c = c->next)
@@ -299,8 +317,8 @@ static oc_err_t oc_fwd_apply_one(oc_pg_t *pg, oc_arena_t *a, size_t idx,
   char *thr = oc_fwd_i64(a, w.threshold);
   if (!start || !first || !last || !count || !thr) return OC_ERR_NOMEM;
   {
-    const char *p[10] = {key,  g->rule_id, g->dedup, alert_id, start, count,
-                         first, last,      thr,      w.alert_created ? "true" : "false"};
+    const char *p[10] = {key,   g->rule_id, g->dedup, alert_id, start,
+                         count, first,      last,     thr,      w.alert_created ? "true" : "false"};
     if (!existed) {
       err = oc_fwd_exec_count(
           pg,
@@ -335,16 +353,12 @@ static oc_err_t oc_fwd_apply_one(oc_pg_t *pg, oc_arena_t *a, size_t idx,
     char *dests = oc_fwd_pg_array(a, g->destinations, g->n_destinations);
     char *created = oc_fwd_ts(a, now);
     if (!dests || !created) return OC_ERR_NOMEM;
-    const char *p[19] = {alert_id,       g->rule_id,
-                         g->rule_version, key,
-                         g->dedup,        g->title,
-                         g->severity,     g->log_type,
-                         g->is_error ? "true" : "false",
-                         count,           first,
-                         last,            ctx,
-                         g->description,  g->reference,
-                         g->runbook,      dests,
-                         g->skip_delivery ? "true" : "false",
+    const char *p[19] = {alert_id,    g->rule_id,     g->rule_version,
+                         key,         g->dedup,       g->title,
+                         g->severity, g->log_type,    g->is_error ? "true" : "false",
+                         count,       first,          last,
+                         ctx,         g->description, g->reference,
+                         g->runbook,  dests,          g->skip_delivery ? "true" : "false",
                          created};
     err = oc_fwd_exec_count(
         pg,
@@ -451,9 +465,8 @@ static oc_err_t oc_fwd_outbox_created(oc_pg_t *pg, oc_arena_t *a, const oc_fwd_c
 
 /* One attempt at the batch's transaction. On error *bad is the index of the record the
  * failing statement belonged to, or n when it belonged to none (the commit). */
-static oc_err_t oc_fwd_apply_all(oc_pg_t *pg, oc_arena_t *a,
-                                 Ocelot__V1__RuleMatchGroup *const *gs, size_t n,
-                                 oc_fwd_tally_t *t, size_t *bad, char *errstr,
+static oc_err_t oc_fwd_apply_all(oc_pg_t *pg, oc_arena_t *a, Ocelot__V1__RuleMatchGroup *const *gs,
+                                 size_t n, oc_fwd_tally_t *t, size_t *bad, char *errstr,
                                  size_t errstr_size) {
   oc_err_t err;
   *bad = n;
@@ -543,8 +556,13 @@ static oc_err_t oc_fwd_handle(oc_svc_t *svc, oc_msg_t *msgs, size_t n, void *opa
     if (err == OC_OK) break;
     oc_pg_rollback(pg);
     if (oc_err_is_transient(err)) {
-      oc_log_kv(OC_LOG_WARN, "could not apply the batch; it will be retried", "error_class",
-                oc_err_name(err), "error", errstr, NULL);
+      /* Retried with backoff for as long as the outage lasts: one line per 10 s. */
+      int64_t now = oc_monotonic_us();
+      if (!f->apply_log_us || now - f->apply_log_us >= OC_FWD_LOG_EVERY_US) {
+        f->apply_log_us = now;
+        oc_log_kv(OC_LOG_WARN, "could not apply the batch; it will be retried", "error_class",
+                  oc_err_name(err), "error", errstr, NULL);
+      }
       return err;
     }
     if (bad >= n) {
@@ -560,11 +578,58 @@ static oc_err_t oc_fwd_handle(oc_svc_t *svc, oc_msg_t *msgs, size_t n, void *opa
   }
 
   oc_fwd_count(oc_svc_metrics(svc), &t);
+  for (const oc_fwd_created_t *c = t.created; c; c = c->next) {
+    char events[24];
+    snprintf(events, sizeof(events), "%" PRIu64, c->event_count);
+    oc_log_kv(OC_LOG_INFO, "alert created", "alert", c->alert_id, "rule", c->g->rule_id,
+              "dedup_key", c->dedup_key, "events", events, NULL);
+  }
   if (t.created_n) (void)oc_fwd_relay(svc, f); /* else the tick relays anything left */
   return OC_OK;
 }
 
-static oc_err_t oc_fwd_tick(oc_svc_t *svc, void *opaque) { return oc_fwd_relay(svc, opaque); }
+/* Forgets processed match ids older than the retention, a bounded number per run, so
+ * the inbox does not grow forever. Failures are left for the next run. */
+static void oc_fwd_prune(oc_svc_t *svc, oc_fwd_t *f) {
+  char errstr[512], hours[24];
+  const char *params[1] = {hours};
+  oc_pg_t *pg = oc_svc_pg(svc);
+  int64_t now = oc_monotonic_us();
+  long long total = 0;
+  if (f->retention_h <= 0 || !pg) return;
+  if (f->pruned_us && now - f->pruned_us < OC_FWD_PRUNE_EVERY_US) return;
+  f->pruned_us = now;
+  snprintf(hours, sizeof(hours), "%lld", f->retention_h);
+  for (int round = 0; round < OC_FWD_PRUNE_ROUNDS; round++) {
+    PGresult *res = NULL;
+    char sql[320];
+    long long n;
+    snprintf(sql, sizeof(sql),
+             "DELETE FROM processed_matches WHERE ctid IN (SELECT ctid FROM processed_matches"
+             " WHERE processed_at < now() - make_interval(hours => $1::integer) LIMIT %d)",
+             OC_FWD_PRUNE_ROWS);
+    if (oc_pg_exec(pg, &res, sql, 1, params, errstr, sizeof(errstr)) != OC_OK) {
+      oc_log_kv(OC_LOG_WARN, "could not prune the inbox", "error", errstr, NULL);
+      break;
+    }
+    n = strtoll(PQcmdTuples(res), NULL, 10);
+    PQclear(res);
+    total += n;
+    if (n < OC_FWD_PRUNE_ROWS) break;
+  }
+  if (total > 0) {
+    char rows[24];
+    snprintf(rows, sizeof(rows), "%lld", total);
+    oc_log_kv(OC_LOG_INFO, "pruned processed match ids past the retention", "rows", rows,
+              "retention_hours", hours, NULL);
+  }
+}
+
+static oc_err_t oc_fwd_tick(oc_svc_t *svc, void *opaque) {
+  oc_err_t err = oc_fwd_relay(svc, opaque);
+  if (err == OC_OK) oc_fwd_prune(svc, opaque);
+  return err;
+}
 
 static oc_err_t oc_fwd_init(oc_svc_t *svc, void **opaque, char *errstr, size_t errstr_size) {
   oc_metrics_t *m = oc_svc_metrics(svc);
@@ -574,12 +639,13 @@ static oc_err_t oc_fwd_init(oc_svc_t *svc, void **opaque, char *errstr, size_t e
     return OC_ERR_NOMEM;
   }
   oc_buf_init(&f->scratch);
+  f->retention_h = oc_config_int(oc_svc_config(svc), "OCELOT_INBOX_RETENTION_HOURS");
   oc_metrics_declare(m, "ocelot_matches_total", OC_METRIC_COUNTER,
                      "rule match groups by outcome: new (created an alert), duplicate (seen "
                      "before), held (below the threshold), added (to an existing alert)",
                      NULL, 0);
-  oc_metrics_declare(m, "ocelot_alerts_created_total", OC_METRIC_COUNTER, "alerts created",
-                     NULL, 0);
+  oc_metrics_declare(m, "ocelot_alerts_created_total", OC_METRIC_COUNTER, "alerts created", NULL,
+                     0);
   oc_metrics_declare(m, "ocelot_outbox_published_total", OC_METRIC_COUNTER,
                      "outbox rows published to Kafka and removed", NULL, 0);
   static const char *const results[] = {"new", "duplicate", "held", "added"};
@@ -608,8 +674,8 @@ const oc_handler_t oc_forwarder_handler = {
     .name = "alert-forwarder",
     .topics = oc_fwd_topics,
     .ntopics = 1,
-    .cfgdefs = NULL,
-    .ncfgdefs = 0,
+    .cfgdefs = oc_forwarder_cfgdefs,
+    .ncfgdefs = sizeof(oc_forwarder_cfgdefs) / sizeof(oc_forwarder_cfgdefs[0]),
     .needs_pg = true,
     .needs_redis = false,
     .init = oc_fwd_init,

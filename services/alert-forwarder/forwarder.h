@@ -8,6 +8,8 @@
  *  - outbox: one Alert protobuf per created alert (topic alerts, key alert id), written
  *    at the end of the transaction so it carries the batch's final counts.
  * After the commit, and from tick() every 500 ms, the outbox relay (outbox.h) publishes.
+ * The tick also forgets processed match ids older than OCELOT_INBOX_RETENTION_HOURS
+ * (default 30 days), so the inbox stays bounded.
  * Failures: a record that does not decode or fails validation is permanent for that
  * record (oc_msg_fail, nothing written for it); a Postgres statement that fails
  * permanently for one record fails that record and the transaction is redone without
@@ -34,14 +36,16 @@
 #define OC_FWD_MAX_CONTEXT (256 * 1024) /* alert context JSON; larger is dropped */
 #define OC_FWD_MAX_DESTINATIONS 64
 #define OC_FWD_MAX_SAMPLES 10
-#define OC_FWD_MAX_SAMPLE (64 * 1024)   /* one sample event; larger are dropped */
+#define OC_FWD_MAX_SAMPLE (64 * 1024)                  /* one sample event; larger are dropped */
 #define OC_FWD_MAX_TIME_US INT64_C(253402300799999999) /* 9999-12-31T23:59:59.999999Z */
 
+extern const oc_cfgdef_t oc_forwarder_cfgdefs[];
+extern const size_t oc_forwarder_ncfgdefs;
 extern const oc_handler_t oc_forwarder_handler;
 
 /* Validates and normalizes a decoded match in place (see the limits above; severity is
- * upper-cased, empty becomes INFO; first/last event times must lie in 1970..9999 and are
- * ordered). false + errstr when the record must be rejected. */
+ * upper-cased, empty becomes INFO; an empty title becomes the rule id; first/last event times must
+ * lie in 1970..9999 and are ordered). false + errstr when the record must be rejected. */
 bool oc_fwd_match_check(Ocelot__V1__RuleMatchGroup *g, char *errstr, size_t errstr_size);
 
 /* Makes compact JSON text acceptable to jsonb: the escape \u0000 (which jsonb refuses)

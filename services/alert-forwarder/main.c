@@ -2,4 +2,6 @@
  * relayed through the outbox to the alerts topic. */
 #include "services/alert-forwarder/forwarder.h"
 
-int main(int argc, char **argv) { return oc_runtime_main(&oc_forwarder_handler, argc, argv); }
+int main(int argc, char **argv) {
+  return oc_runtime_main(&oc_forwarder_handler, argc, argv);
+}

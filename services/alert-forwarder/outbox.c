@@ -17,8 +17,8 @@ oc_err_t oc_outbox_add(oc_pg_t *pg, const char *topic, const char *key, const vo
     snprintf(errstr, errstr_size, "outbox payload of %zu bytes is too large", len);
     return OC_ERR_LIMIT;
   }
-  return oc_pg_execp(pg, NULL, "INSERT INTO outbox (topic, key, payload) VALUES ($1, $2, $3)",
-                     3, values, lengths, formats, errstr, errstr_size);
+  return oc_pg_execp(pg, NULL, "INSERT INTO outbox (topic, key, payload) VALUES ($1, $2, $3)", 3,
+                     values, lengths, formats, errstr, errstr_size);
 }
 
 static int oc_outbox_hexval(char c) {
@@ -95,8 +95,8 @@ static oc_err_t oc_outbox_round(oc_svc_t *svc, oc_pg_t *pg, oc_buf_t *scratch, s
   }
   {
     const char *params[1] = {ids.data};
-    err = oc_pg_exec(pg, NULL, "DELETE FROM outbox WHERE id = ANY($1::bigint[])", 1, params,
-                     errstr, errstr_size);
+    err = oc_pg_exec(pg, NULL, "DELETE FROM outbox WHERE id = ANY($1::bigint[])", 1, params, errstr,
+                     errstr_size);
     if (err) goto out;
   }
   *n = (size_t)rows;

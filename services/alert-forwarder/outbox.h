@@ -14,9 +14,9 @@
 #include "common/pg.h"
 #include "common/runtime.h"
 
-#define OC_OUTBOX_BATCH 500        /* rows claimed per relay transaction */
-#define OC_OUTBOX_ROUNDS 8         /* relay transactions per call at most */
-#define OC_OUTBOX_FLUSH_MS 15000   /* how long the relay waits for the broker */
+#define OC_OUTBOX_BATCH 500      /* rows claimed per relay transaction */
+#define OC_OUTBOX_ROUNDS 8       /* relay transactions per call at most */
+#define OC_OUTBOX_FLUSH_MS 15000 /* how long the relay waits for the broker */
 
 /* Adds one row inside the caller's open transaction. */
 oc_err_t oc_outbox_add(oc_pg_t *pg, const char *topic, const char *key, const void *payload,

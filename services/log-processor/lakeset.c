@@ -108,8 +108,8 @@ static oc_err_t oc_lakeset_open(oc_lakeset_t *set, oc_lakepart_t *p, int64_t eve
   }
   oc_lake_table_name(p->log_type, table, sizeof(table));
   snprintf(name, sizeof(name), "%s-%06u", set->base, p->seq++);
-  p->w = oc_lake_writer_open(set->root, "logs", table, event_time_us, name, set->zstd_level,
-                             errstr, errstr_size);
+  p->w = oc_lake_writer_open(set->root, "logs", table, event_time_us, name, set->zstd_level, errstr,
+                             errstr_size);
   if (!p->w) return OC_ERR_IO;
   set->nopen++;
   p->first_us = p->last_us = event_time_us;
@@ -136,8 +136,7 @@ oc_err_t oc_lakeset_append(oc_lakeset_t *set, const char *log_type, int64_t even
   }
   if (!p) {
     if (set->nparts >= OC_LAKESET_MAX_PARTITIONS) {
-      snprintf(errstr, errstr_size,
-               "the object spans more than %d (log type, hour) partitions",
+      snprintf(errstr, errstr_size, "the object spans more than %d (log type, hour) partitions",
                OC_LAKESET_MAX_PARTITIONS);
       return OC_ERR_LIMIT;
     }
@@ -168,7 +167,8 @@ oc_err_t oc_lakeset_append(oc_lakeset_t *set, const char *log_type, int64_t even
   }
   if (event_time_us < p->first_us) p->first_us = event_time_us;
   if (event_time_us > p->last_us) p->last_us = event_time_us;
-  if (oc_lake_writer_rows(p->w) >= set->max_rows) return oc_lakeset_close(set, p, errstr, errstr_size);
+  if (oc_lake_writer_rows(p->w) >= set->max_rows)
+    return oc_lakeset_close(set, p, errstr, errstr_size);
   return OC_OK;
 }
 

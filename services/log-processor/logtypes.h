@@ -14,15 +14,15 @@
 #include "common/pg.h"
 
 #define OC_LOGTYPE_CLOUDTRAIL "AWS.CloudTrail"
-#define OC_LOGTYPE_NAME_MAX 128     /* bytes of a log type name */
-#define OC_LOGTYPE_PATH_MAX 256     /* bytes of a field path */
-#define OC_LOGTYPE_MAX_REQUIRED 64  /* required fields per type */
+#define OC_LOGTYPE_NAME_MAX 128    /* bytes of a log type name */
+#define OC_LOGTYPE_PATH_MAX 256    /* bytes of a field path */
+#define OC_LOGTYPE_MAX_REQUIRED 64 /* required fields per type */
 
 typedef struct oc_logtype {
-  char *name;             /* "AWS.CloudTrail", "Custom.Firewall" */
-  char *event_time_field; /* dotted path of an RFC 3339 time; NULL: parse time */
+  char *name;               /* "AWS.CloudTrail", "Custom.Firewall" */
+  char *event_time_field;   /* dotted path of an RFC 3339 time; NULL: parse time */
   bool event_time_required; /* a missing event time rejects the event (CloudTrail) */
-  char **required;        /* dotted paths that must be present and not null */
+  char **required;          /* dotted paths that must be present and not null */
   size_t nrequired;
   bool builtin;
 } oc_logtype_t;

@@ -12,8 +12,7 @@ static const char *const oc_norm_fields[] = {
 };
 
 static int oc_norm_is_ours(const oc_json_t *member) {
-  if (member->key_len < 8 || member->key_len > 14 || member->key[0] != 'p' ||
-      member->key[1] != '_')
+  if (member->key_len < 8 || member->key_len > 14 || member->key[0] != 'p' || member->key[1] != '_')
     return 0;
   for (size_t i = 0; i < sizeof(oc_norm_fields) / sizeof(oc_norm_fields[0]); i++)
     if (strlen(oc_norm_fields[i]) == member->key_len &&
@@ -55,8 +54,8 @@ void oc_normalize_event(oc_buf_t *out, const oc_json_t *ev, const oc_norm_meta_t
   oc_buf_putc(out, '}');
 }
 
-void oc_normalize_row_id(char out[33], const char *source_id, const char *object,
-                         size_t object_len, const char *etag, uint64_t line_no) {
+void oc_normalize_row_id(char out[33], const char *source_id, const char *object, size_t object_len,
+                         const char *etag, uint64_t line_no) {
   char num[24];
   size_t n = 0;
   const char *parts[4];

@@ -28,7 +28,7 @@ void oc_normalize_event(oc_buf_t *out, const oc_json_t *ev, const oc_norm_meta_t
 /* p_row_id: oc_hash_hex128 over (source id, "bucket/key", etag, line number as decimal).
  * The line number is the 1-based line of a JSON-lines file or the 1-based record index
  * of a {"Records":[...]} file, so both forms of the same object give the same ids. */
-void oc_normalize_row_id(char out[33], const char *source_id, const char *object,
-                         size_t object_len, const char *etag, uint64_t line_no);
+void oc_normalize_row_id(char out[33], const char *source_id, const char *object, size_t object_len,
+                         const char *etag, uint64_t line_no);
 
 #endif

@@ -84,8 +84,7 @@ oc_objproc_t *oc_objproc_new(const oc_objproc_config_t *cfg, oc_metrics_t *metri
     oc_metrics_declare(metrics, "ocelot_processor_objects_total", OC_METRIC_COUNTER,
                        "Input objects processed, per source.", NULL, 0);
     oc_metrics_declare(metrics, "ocelot_processor_objects_rejected_total", OC_METRIC_COUNTER,
-                       "Input objects refused whole (unsafe path, symlink, not a file).", NULL,
-                       0);
+                       "Input objects refused whole (unsafe path, symlink, not a file).", NULL, 0);
     oc_metrics_declare(metrics, "ocelot_processor_lines_rejected_total", OC_METRIC_COUNTER,
                        "Input lines rejected and quarantined, per source and reason.", NULL, 0);
     oc_metrics_declare(metrics, "ocelot_processor_events_total", OC_METRIC_COUNTER,
@@ -131,7 +130,9 @@ static oc_err_t oc_run_reject(oc_run_t *run, oc_reject_t why, uint64_t line_no, 
   res->rejected++;
   if (res->rejected_by[why]++ == 0) {
     res->first_line[why] = line_no;
-    snprintf(run->proc->first_error[why], OC_OBJPROC_ERR_MAX, "%s", error ? error : "");
+    size_t n = error ? strnlen(error, OC_OBJPROC_ERR_MAX - 1) : 0;
+    memcpy(run->proc->first_error[why], error ? error : "", n);
+    run->proc->first_error[why][n] = '\0';
   }
   err = oc_quarantine_add(&run->proc->q, line_no, oc_reject_name(why), error, raw, raw_len,
                           raw_bytes, raw_cut, run->errstr, run->errstr_size);
@@ -223,8 +224,7 @@ static oc_err_t oc_run_line(oc_run_t *run, const char *line, size_t len, uint64_
   if (err == OC_ERR_LIMIT) {
     char why_text[256];
     snprintf(why_text, sizeof(why_text), "%s", run->errstr);
-    return oc_run_reject(run, OC_REJ_TOO_MANY_PARTITIONS, line_no, why_text, line, len, len,
-                         false);
+    return oc_run_reject(run, OC_REJ_TOO_MANY_PARTITIONS, line_no, why_text, line, len, len, false);
   }
   if (err) return err;
   run->res->events++;
@@ -278,8 +278,8 @@ static oc_err_t oc_run_stream(oc_run_t *run, oc_reader_t *r) {
                           oc_records_index(&rs) + 1, why, NULL, 0, 0, false);
       break;
     } else {
-      snprintf(run->errstr, run->errstr_size, "could not read object \"%s\": %s",
-               proc->object.data, rerr == OC_ERR_NOMEM ? "out of memory" : oc_reader_error(r));
+      snprintf(run->errstr, run->errstr_size, "could not read object \"%s\": %s", proc->object.data,
+               rerr == OC_ERR_NOMEM ? "out of memory" : oc_reader_error(r));
       err = rerr == OC_ERR_NOMEM ? OC_ERR_NOMEM : OC_ERR_IO;
     }
     if (err) break;
@@ -308,8 +308,8 @@ static oc_err_t oc_run_open(oc_run_t *run, const char *bucket, const char *key, 
     int e = errno;
     snprintf(run->errstr, run->errstr_size, "could not open \"%s\": %s", path, strerror(e));
     return e == ENOENT || e == ENOTDIR ? OC_ERR_NOT_FOUND
-           : e == EACCES              ? OC_ERR_INVALID
-                                      : OC_ERR_IO;
+           : e == EACCES               ? OC_ERR_INVALID
+                                       : OC_ERR_IO;
   }
   if (S_ISLNK(st.st_mode) || !S_ISREG(st.st_mode)) {
     snprintf(res->object_reason, sizeof(res->object_reason), "%s",
@@ -328,8 +328,7 @@ static oc_err_t oc_run_open(oc_run_t *run, const char *bucket, const char *key, 
   if (strncmp(real, root, rlen) != 0 || (rlen > 1 && real[rlen] != '/')) {
     snprintf(res->object_reason, sizeof(res->object_reason), "path_escapes_root");
     snprintf(res->object_error, sizeof(res->object_error),
-             "refused object \"%.200s/%.200s\": it resolves outside the object root", bucket,
-             key);
+             "refused object \"%.200s/%.200s\": it resolves outside the object root", bucket, key);
     return OC_ERR_EOF;
   }
   errno = 0;
@@ -419,8 +418,7 @@ oc_err_t oc_objproc_run(oc_objproc_t *proc, const oc_objproc_source_t *src, cons
   }
   oc_hash_hex128_strs(base, src->id, bucket ? bucket : "", key ? key : "", run.etag, NULL);
   oc_lakeset_begin(&proc->set, base);
-  oc_quarantine_begin(&proc->q, base, src->id, proc->object.data, proc->object.len,
-                      parse_time_us);
+  oc_quarantine_begin(&proc->q, base, src->id, proc->object.data, proc->object.len, parse_time_us);
 
   err = oc_run_open(&run, bucket, key, &r);
   if (err == OC_ERR_EOF) { /* refused whole: counted, logged, quarantined, done */

@@ -23,10 +23,10 @@ typedef struct oc_objproc oc_objproc_t;
 typedef struct oc_objproc_config {
   const char *object_root; /* objects are <object_root>/<bucket>/<key> */
   const char *lake_root;
-  size_t max_line;         /* longest line or record, bytes */
-  int max_depth;           /* deepest JSON nesting */
+  size_t max_line; /* longest line or record, bytes */
+  int max_depth;   /* deepest JSON nesting */
   int zstd_level;
-  uint64_t file_max_rows;  /* rows per lake file before the next one starts */
+  uint64_t file_max_rows; /* rows per lake file before the next one starts */
 } oc_objproc_config_t;
 
 typedef struct oc_objproc_source {

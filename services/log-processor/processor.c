@@ -91,8 +91,7 @@ static oc_err_t oc_processor_init(oc_svc_t *svc, void **opaque, char *errstr, si
   }
   oc_buf_init(&p->pb);
   oc_metrics_declare(oc_svc_metrics(svc), "ocelot_processor_files_total", OC_METRIC_COUNTER,
-                     "Lake files written and announced on processed-files, per log type.", NULL,
-                     0);
+                     "Lake files written and announced on processed-files, per log type.", NULL, 0);
   /* Postgres may still be starting: a failure here is retried on the first batch. */
   oc_processor_refresh(p, svc, false);
   oc_log_kv(OC_LOG_INFO, "log-processor ready", "object_root", pc.object_root, "lake_root",
@@ -185,8 +184,9 @@ static oc_err_t oc_processor_one(oc_processor_t *p, oc_svc_t *svc, oc_msg_t *msg
   }
   ntypes = oc_catalog_resolve(p->cat, src, types, OC_CATALOG_MAX_SOURCE_TYPES, &unknown);
   if (ntypes == 0) {
-    oc_msg_fail(msg, OC_ERR_NOT_FOUND, "source \"%s\" has no known log type (\"%s\" is not defined)",
-                sid, unknown ? unknown : "");
+    oc_msg_fail(msg, OC_ERR_NOT_FOUND,
+                "source \"%s\" has no known log type (\"%s\" is not defined)", sid,
+                unknown ? unknown : "");
     return OC_OK;
   }
   if (unknown)

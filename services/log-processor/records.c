@@ -212,8 +212,8 @@ static oc_err_t oc_rs_member(oc_records_t *rs) {
   oc_err_t err = oc_rs_peek(rs, &c);
   if (err == OC_ERR_EOF) return oc_rs_fail(rs, "unexpected end of input before a key");
   if (err) return err;
-  if (c != '"') return oc_rs_fail(rs, "unexpected byte 0x%02x where a key was expected",
-                                  (unsigned char)c);
+  if (c != '"')
+    return oc_rs_fail(rs, "unexpected byte 0x%02x where a key was expected", (unsigned char)c);
   err = oc_rs_scan(rs, true, OC_RECORDS_KEY_MAX, &key, &klen);
   if (err && err != OC_ERR_LIMIT) return err;
   records = err == OC_OK && klen == 9 && memcmp(key, "\"Records\"", 9) == 0;

@@ -20,7 +20,7 @@
 typedef struct oc_records {
   oc_reader_t *r; /* borrowed */
   size_t max_elem;
-  oc_buf_t elem;  /* an element that spans refills */
+  oc_buf_t elem; /* an element that spans refills */
   int state;
   uint64_t index; /* 1-based index of the last element returned, over the whole file */
   char errmsg[256];
@@ -42,7 +42,9 @@ void oc_records_deinit(oc_records_t *rs);
  *  OC_ERR_DECODE  the compressed stream is damaged (terminal; oc_reader_error());
  *  OC_ERR_IO / OC_ERR_NOMEM. */
 oc_err_t oc_records_next(oc_records_t *rs, const char **elem, size_t *len);
-static inline uint64_t oc_records_index(const oc_records_t *rs) { return rs->index; }
+static inline uint64_t oc_records_index(const oc_records_t *rs) {
+  return rs->index;
+}
 const char *oc_records_error(const oc_records_t *rs);
 
 #endif

@@ -56,8 +56,7 @@ static oc_err_t oc_notif_push(oc_arena_t *a, oc_notif_list_t *out,
                               Ocelot__V1__ObjectNotification *on, char *errstr,
                               size_t errstr_size) {
   if (out->n >= OC_NOTIF_MAX_RECORDS) {
-    snprintf(errstr, errstr_size, "more than %d objects in one notification",
-             OC_NOTIF_MAX_RECORDS);
+    snprintf(errstr, errstr_size, "more than %d objects in one notification", OC_NOTIF_MAX_RECORDS);
     return OC_ERR_DECODE;
   }
   if (!out->v) {
@@ -126,8 +125,7 @@ static oc_err_t oc_notif_object(oc_arena_t *a, const oc_json_t *bucket_name,
   if (!oc_json_is_string(v) || v->len == 0) v = oc_json_get(object, "versionId");
   on->etag = oc_notif_str(a, v);
   if (!on->etag) return OC_ERR_NOMEM;
-  if (oc_json_is_string(event_time) &&
-      oc_time_parse_rfc3339(event_time->s, event_time->len, &i64))
+  if (oc_json_is_string(event_time) && oc_time_parse_rfc3339(event_time->s, event_time->len, &i64))
     on->mtime_us = i64;
   on->received_at_us = received_at_us;
   return oc_notif_push(a, out, on, errstr, errstr_size);
@@ -185,8 +183,7 @@ static oc_err_t oc_notif_json(oc_arena_t *a, const char *text, size_t len, int64
   if (oc_json_streq(oc_json_get(root, "source"), "aws.s3") && v && v->type == OC_JSON_OBJECT) {
     if (!oc_json_streq(oc_json_get(root, "detail-type"), "Object Created")) return OC_OK;
     return oc_notif_object(a, oc_json_path(v, "bucket.name"), oc_json_get(v, "object"), false,
-                           oc_json_get(root, "time"), received_at_us, out, 0, errstr,
-                           errstr_size);
+                           oc_json_get(root, "time"), received_at_us, out, 0, errstr, errstr_size);
   }
   if (oc_json_streq(oc_json_get(root, "Event"), "s3:TestEvent")) return OC_OK;
   snprintf(errstr, errstr_size, "invalid S3 event notification: no \"Records\"");

@@ -38,7 +38,6 @@ oc_err_t oc_notif_decode(oc_arena_t *a, const void *value, size_t len, int64_t r
 
 /* URL-decodes s[0..n) ('+' -> ' ', %XX -> byte) into a NUL-terminated arena string.
  * NULL with errstr for a bad escape or an encoded NUL. */
-char *oc_notif_url_decode(oc_arena_t *a, const char *s, size_t n, char *errstr,
-                          size_t errstr_size);
+char *oc_notif_url_decode(oc_arena_t *a, const char *s, size_t n, char *errstr, size_t errstr_size);
 
 #endif

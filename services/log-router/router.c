@@ -112,8 +112,7 @@ static oc_err_t oc_router_route(oc_router_t *rt, oc_svc_t *svc, const oc_notif_l
     oc_buf_puts(&rt->key, on->bucket);
     oc_buf_putc(&rt->key, '/');
     oc_buf_puts(&rt->key, on->key);
-    if (!oc_buf_ok(&rt->pb) || !oc_buf_ok(&rt->topic) || !oc_buf_ok(&rt->key))
-      return OC_ERR_NOMEM;
+    if (!oc_buf_ok(&rt->pb) || !oc_buf_ok(&rt->topic) || !oc_buf_ok(&rt->key)) return OC_ERR_NOMEM;
     ocelot__v1__object_notification__pack(on, (uint8_t *)rt->pb.data);
     err = oc_svc_produce(svc, rt->topic.data, rt->key.data, rt->key.len, rt->pb.data, len, NULL);
     if (err) return err;

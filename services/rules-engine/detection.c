@@ -19,7 +19,9 @@ struct oc_det_keys {
   size_t n, cap;
 };
 
-oc_det_keys_t *oc_det_keys_new(void) { return calloc(1, sizeof(oc_det_keys_t)); }
+oc_det_keys_t *oc_det_keys_new(void) {
+  return calloc(1, sizeof(oc_det_keys_t));
+}
 
 void oc_det_keys_destroy(oc_det_keys_t *keys) {
   if (!keys) return;
@@ -30,7 +32,9 @@ void oc_det_keys_destroy(oc_det_keys_t *keys) {
   free(keys);
 }
 
-size_t oc_det_keys_count(const oc_det_keys_t *keys) { return keys ? keys->n : 0; }
+size_t oc_det_keys_count(const oc_det_keys_t *keys) {
+  return keys ? keys->n : 0;
+}
 
 /* Slot of name, added when new; -1 when out of memory (the path then goes uncached). */
 static int32_t oc_det_keys_intern(oc_det_keys_t *keys, const char *name, size_t len) {
@@ -162,8 +166,8 @@ bool oc_det_path_compile(oc_arena_t *a, oc_det_keys_t *keys, oc_det_path_syntax_
         st->key = oc_arena_strndup(a, text + i, j - i);
         if (!st->key) goto nomem;
         st->len = (uint32_t)(j - i);
-        st->kind = oc_det_digits(text + i, j - i, &st->index) ? OC_DET_STEP_NUMKEY
-                                                                : OC_DET_STEP_KEY;
+        st->kind =
+            oc_det_digits(text + i, j - i, &st->index) ? OC_DET_STEP_NUMKEY : OC_DET_STEP_KEY;
         i = j;
       }
       n++;
@@ -326,7 +330,7 @@ typedef enum {
 typedef struct oc_det_cond {
   const char *name;
   oc_det_arg_t arg;
-  bool negate;       /* the result of leaf (any value) is negated */
+  bool negate;         /* the result of leaf (any value) is negated */
   oc_det_leaf_fn leaf; /* positive predicate on one value; NULL value = absent */
 } oc_det_cond_t;
 
@@ -371,7 +375,9 @@ static bool oc_det_json_number(const oc_json_t *v, double *out) {
   return false;
 }
 
-static inline char oc_det_lc(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c; }
+static inline char oc_det_lc(char c) {
+  return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+}
 
 static bool oc_det_ieq(const char *a, const char *lower, size_t n) {
   for (size_t i = 0; i < n; i++)
@@ -494,7 +500,9 @@ static bool oc_det_leaf_iends(const void *arg, const oc_json_t *v) {
          oc_det_ieq(v->s + v->len - val->len, val->lower, val->len);
 }
 
-static bool oc_det_leaf_exists(const void *arg, const oc_json_t *v) { return v != NULL; }
+static bool oc_det_leaf_exists(const void *arg, const oc_json_t *v) {
+  return v != NULL;
+}
 
 static bool oc_det_leaf_null(const void *arg, const oc_json_t *v) {
   return !v || v->type == OC_JSON_NULL;
@@ -634,8 +642,8 @@ typedef struct oc_det_compiler {
   size_t errstr_size;
 } oc_det_compiler_t;
 
-static oc_det_node_t *oc_det_fail(oc_det_compiler_t *c, const yaml_node_t *at, const char *fmt,
-                                  ...) __attribute__((format(printf, 3, 4)));
+static oc_det_node_t *oc_det_fail(oc_det_compiler_t *c, const yaml_node_t *at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static oc_det_node_t *oc_det_fail(oc_det_compiler_t *c, const yaml_node_t *at, const char *fmt,
                                   ...) {
@@ -684,8 +692,8 @@ static oc_det_node_t *oc_det_compile_list(oc_det_compiler_t *c, oc_det_op_t op, 
     yaml_node_t *item = yaml_document_get_node(c->doc, seq->data.sequence.items.start[i]);
     if (!item) return oc_det_fail(c, seq, "%s has a broken entry", what);
     if (item->type != YAML_MAPPING_NODE)
-      return oc_det_fail(c, item, "%s entries must be match expressions (mappings), found %s",
-                         what, oc_det_kind(item));
+      return oc_det_fail(c, item, "%s entries must be match expressions (mappings), found %s", what,
+                         oc_det_kind(item));
     kids[i] = oc_det_compile_node(c, item, depth + 1);
     if (!kids[i]) return NULL;
   }
@@ -750,8 +758,8 @@ static bool oc_det_compile_values(oc_det_compiler_t *c, oc_det_node_t *m, yaml_n
     if (v.is_num) nums[nn++] = v.num;
     strs[ns++] = v;
   }
-  qsort(strs, ns, sizeof(*strs), oc_det_value_cmp);
-  qsort(nums, nn, sizeof(*nums), oc_det_double_cmp);
+  if (ns) qsort(strs, ns, sizeof(*strs), oc_det_value_cmp);
+  if (nn) qsort(nums, nn, sizeof(*nums), oc_det_double_cmp);
   m->strs = strs;
   m->nstrs = (uint32_t)ns;
   m->nums = nums;
@@ -840,8 +848,7 @@ static oc_det_node_t *oc_det_compile_match(oc_det_compiler_t *c, yaml_node_t *ma
   switch (m->cond->arg) {
     case OC_DET_ARG_NONE:
       if (value || values)
-        return oc_det_fail(c, value ? value : values, "condition %s takes no Value",
-                           m->cond->name);
+        return oc_det_fail(c, value ? value : values, "condition %s takes no Value", m->cond->name);
       break;
     case OC_DET_ARG_VALUE:
     case OC_DET_ARG_NUMBER:
@@ -871,8 +878,7 @@ static oc_det_node_t *oc_det_compile_node(oc_det_compiler_t *c, yaml_node_t *nod
   if (depth > OC_DET_MAX_DEPTH)
     return oc_det_fail(c, node, "match expressions nested deeper than %d", OC_DET_MAX_DEPTH);
   if (++c->nodes > OC_DET_MAX_NODES)
-    return oc_det_fail(c, node, "detection has more than %d match expressions",
-                       OC_DET_MAX_NODES);
+    return oc_det_fail(c, node, "detection has more than %d match expressions", OC_DET_MAX_NODES);
   if (node->type == YAML_SEQUENCE_NODE)
     return oc_det_compile_list(c, OC_DET_ALL, "Detection", node, depth);
   if (node->type != YAML_MAPPING_NODE)
@@ -890,8 +896,7 @@ static oc_det_node_t *oc_det_compile_node(oc_det_compiler_t *c, yaml_node_t *nod
     for (size_t j = 0; j < sizeof(combinators) / sizeof(combinators[0]); j++) {
       if (!oc_det_is(k, combinators[j].name)) continue;
       if (npairs != 1)
-        return oc_det_fail(c, node, "%s must be the only key of its mapping",
-                           combinators[j].name);
+        return oc_det_fail(c, node, "%s must be the only key of its mapping", combinators[j].name);
       yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
       if (!v) return oc_det_fail(c, node, "broken mapping");
       return oc_det_compile_list(c, combinators[j].op, combinators[j].name, v, depth);
@@ -902,13 +907,52 @@ static oc_det_node_t *oc_det_compile_node(oc_det_compiler_t *c, yaml_node_t *nod
 }
 
 oc_det_node_t *oc_det_compile(oc_arena_t *a, oc_det_keys_t *keys, yaml_document_t *doc,
-                              yaml_node_t *node, int *err_line, char *errstr,
-                              size_t errstr_size) {
-  oc_det_compiler_t c = {.a = a, .keys = keys, .doc = doc, .errstr = errstr,
-                         .errstr_size = errstr_size};
+                              yaml_node_t *node, int *err_line, char *errstr, size_t errstr_size) {
+  oc_det_compiler_t c = {
+      .a = a, .keys = keys, .doc = doc, .errstr = errstr, .errstr_size = errstr_size};
   oc_det_node_t *root = oc_det_compile_node(&c, node, 0);
   if (!root && err_line) *err_line = c.err_line;
   return root;
+}
+
+/* ---- gates ------------------------------------------------------------------------- */
+
+static bool oc_det_plain_string(const oc_det_value_t *v) {
+  return !v->is_null && !v->is_num && !v->is_bool;
+}
+
+static bool oc_det_match_gate(const oc_det_node_t *m, oc_det_gate_t *gate) {
+  if (m->op != OC_DET_MATCH || m->cond->negate) return false;
+  if (m->path.deep || m->path.nsteps != 1 || m->path.steps[0].kind != OC_DET_STEP_KEY) return false;
+  if (m->cond->leaf == oc_det_leaf_equals) {
+    if (!oc_det_plain_string(&m->val)) return false;
+    gate->nvalues = 1;
+  } else if (m->cond->leaf == oc_det_leaf_in) {
+    if (m->nnums || m->in_null || m->in_true || m->in_false || !m->nstrs) return false;
+    for (uint32_t i = 0; i < m->nstrs; i++)
+      if (!oc_det_plain_string(&m->strs[i])) return false;
+    gate->nvalues = m->nstrs;
+  } else {
+    return false;
+  }
+  gate->path = &m->path;
+  gate->match = m;
+  return true;
+}
+
+bool oc_det_gate(const oc_det_node_t *root, oc_det_gate_t *gate) {
+  if (root->op == OC_DET_MATCH) return oc_det_match_gate(root, gate);
+  if (root->op != OC_DET_ALL) return false;
+  for (uint32_t i = 0; i < root->nkids; i++)
+    if (oc_det_match_gate(root->kids[i], gate)) return true;
+  return false;
+}
+
+void oc_det_gate_value(const oc_det_gate_t *gate, size_t i, const char **s, size_t *len) {
+  const oc_det_node_t *m = gate->match;
+  const oc_det_value_t *v = m->cond->leaf == oc_det_leaf_in ? &m->strs[i] : &m->val;
+  *s = v->s;
+  *len = v->len;
 }
 
 /* ---- evaluation -------------------------------------------------------------------- */

@@ -45,10 +45,10 @@
 #include "common/json.h"
 
 /* Limits on what a detection may contain (input-controlled sizes). */
-#define OC_DET_MAX_DEPTH 32        /* nesting of combinators */
-#define OC_DET_MAX_NODES 10000     /* match expressions + combinators in one detection */
-#define OC_DET_MAX_PATH_STEPS 32   /* segments in one key path */
-#define OC_DET_MAX_VALUES 100000   /* entries of one Values list */
+#define OC_DET_MAX_DEPTH 32      /* nesting of combinators */
+#define OC_DET_MAX_NODES 10000   /* match expressions + combinators in one detection */
+#define OC_DET_MAX_PATH_STEPS 32 /* segments in one key path */
+#define OC_DET_MAX_VALUES 100000 /* entries of one Values list */
 
 /* Interns the first member name of every path of a rule set, so an event's top-level
  * members are looked up once per event however many rules name them. */
@@ -74,10 +74,10 @@ void oc_det_ctx_destroy(oc_det_ctx_t *ctx); /* accepts NULL */
 void oc_det_ctx_set_event(oc_det_ctx_t *ctx, const oc_json_t *root);
 
 typedef enum {
-  OC_DET_STEP_KEY = 0,  /* member name */
-  OC_DET_STEP_NUMKEY,   /* all-digit segment: array index on arrays, member name on objects */
-  OC_DET_STEP_INDEX,    /* [N] */
-  OC_DET_STEP_ANY       /* [*] */
+  OC_DET_STEP_KEY = 0, /* member name */
+  OC_DET_STEP_NUMKEY,  /* all-digit segment: array index on arrays, member name on objects */
+  OC_DET_STEP_INDEX,   /* [N] */
+  OC_DET_STEP_ANY      /* [*] */
 } oc_det_step_kind_t;
 
 typedef struct oc_det_step {
@@ -123,10 +123,24 @@ typedef struct oc_det_node oc_det_node_t;
  * or combinator). On failure NULL, *err_line the 1-based line of the offending node and
  * the reason in errstr. */
 oc_det_node_t *oc_det_compile(oc_arena_t *a, oc_det_keys_t *keys, yaml_document_t *doc,
-                              yaml_node_t *node, int *err_line, char *errstr,
-                              size_t errstr_size);
+                              yaml_node_t *node, int *err_line, char *errstr, size_t errstr_size);
 /* Evaluates the tree against ctx's current event. Does not allocate. */
 bool oc_det_eval(oc_det_ctx_t *ctx, const oc_det_node_t *node);
+
+/* A gate: a match expression every match of a tree depends on, of the form "top-level
+ * member K is a JSON string equal to one of these strings" (Equals or IsIn on a one-step
+ * Key/KeyPath, directly under the root All, with values that are plain strings: no
+ * numbers, booleans or null, which could equal non-string JSON). A rule set indexes
+ * rules by their gate so an event only meets the rules its K value can satisfy. */
+typedef struct oc_det_gate {
+  const oc_det_path_t *path; /* one KEY step */
+  size_t nvalues;
+  const oc_det_node_t *match;
+} oc_det_gate_t;
+/* Finds the tree's gate (the first qualifying one); false when it has none. */
+bool oc_det_gate(const oc_det_node_t *root, oc_det_gate_t *gate);
+/* The i-th gate string (i < nvalues). */
+void oc_det_gate_value(const oc_det_gate_t *gate, size_t i, const char **s, size_t *len);
 
 /* Condition names known to the compiler, NULL-terminated (for messages and docs). */
 const char *oc_det_condition_name(size_t i);

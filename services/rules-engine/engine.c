@@ -23,8 +23,9 @@ const oc_cfgdef_t oc_rules_cfgdefs[] = {
     {"OCELOT_LAKE_ROOT", OC_CFG_STR, "./state/lake", 0, 0, "root directory of the lake"},
     {"OCELOT_RULES_MAX_LINE_BYTES", OC_CFG_INT, "8388608", 1024, 268435456,
      "longest lake line (event) the engine reads; longer ones are counted and skipped"},
-    {"OCELOT_RULES_WRITE_MATCHES", OC_CFG_BOOL, "true", 0, 0,
-     "write matched events to the lake under rules/ and announce them on processed-files"},
+    {"OCELOT_RULES_WRITE_MATCHES", OC_CFG_BOOL, "false", 0, 0,
+     "also write matched events to the lake under rules/ and announce each file on "
+     "processed-files (kind rules)"},
     {"OCELOT_LAKE_ZSTD_LEVEL", OC_CFG_INT, "3", 1, 19, "zstd level of lake files"},
 };
 const size_t oc_rules_ncfgdefs = sizeof(oc_rules_cfgdefs) / sizeof(oc_rules_cfgdefs[0]);
@@ -38,8 +39,8 @@ typedef struct oc_engine {
   int zstd_level;
   oc_metrics_t *metrics;
   oc_ruleset_t *rs;
-  bool table_loaded;    /* rs includes the rules table */
-  uint64_t dir_fp;      /* fingerprint rs was built from */
+  bool table_loaded; /* rs includes the rules table */
+  uint64_t dir_fp;   /* fingerprint rs was built from */
   char table_fp[256];
   int64_t next_refresh_us; /* monotonic */
   oc_err_t last_refresh;
@@ -56,15 +57,14 @@ static void oc_engine_report(oc_engine_t *e, const oc_ruleset_t *rs) {
     char line[16];
     snprintf(line, sizeof(line), "%d", m->line);
     if (m->level == OC_RULESET_MSG_ERROR)
-      oc_log_kv(OC_LOG_ERROR, "could not load detection", "file", m->origin, "line", line,
-                "reason", m->text, NULL);
+      oc_log_kv(OC_LOG_ERROR, "could not load detection", "file", m->origin, "line", line, "reason",
+                m->text, NULL);
     else
       oc_log_kv(OC_LOG_INFO, "detection skipped", "file", m->origin, "reason", m->text, NULL);
   }
   oc_metrics_inc(e->metrics, "ocelot_rules_load_errors_total", "", st->errors);
   oc_metrics_inc(e->metrics, "ocelot_rules_reloads_total", "", 1);
-  oc_metrics_set(e->metrics, "ocelot_rules_loaded", "origin=\"directory\"",
-                 (double)st->loaded_dir);
+  oc_metrics_set(e->metrics, "ocelot_rules_loaded", "origin=\"directory\"", (double)st->loaded_dir);
   oc_metrics_set(e->metrics, "ocelot_rules_loaded", "origin=\"table\"", (double)st->loaded_table);
   oc_metrics_set(e->metrics, "ocelot_rules_skipped", "reason=\"python\"", (double)st->python);
   oc_metrics_set(e->metrics, "ocelot_rules_skipped", "reason=\"disabled\"", (double)st->disabled);
@@ -125,8 +125,8 @@ static oc_err_t oc_engine_reload(oc_engine_t *e, oc_svc_t *svc, bool force) {
   err = oc_ruleset_load_dir(rs, e->rules_dir, errstr, sizeof(errstr));
   if (err == OC_ERR_NOT_FOUND) {
     if (dir_fp != e->dir_fp || !e->rs)
-      oc_log_kv(OC_LOG_WARN, "rules directory not found; only the rules table is used",
-                "directory", e->rules_dir, NULL);
+      oc_log_kv(OC_LOG_WARN, "rules directory not found; only the rules table is used", "directory",
+                e->rules_dir, NULL);
   } else if (err != OC_OK) {
     oc_log_kv(OC_LOG_ERROR, "could not read the rules directory", "error", errstr, NULL);
   }
@@ -186,8 +186,8 @@ static oc_err_t oc_engine_init(oc_svc_t *svc, void **opaque, char *errstr, size_
                      "Lake lines skipped, per reason.", NULL, 0);
   oc_metrics_declare(m, "ocelot_rules_load_errors_total", OC_METRIC_COUNTER,
                      "Detections that failed to load (counted at every reload).", NULL, 0);
-  oc_metrics_declare(m, "ocelot_rules_reloads_total", OC_METRIC_COUNTER,
-                     "Rule set rebuilds.", NULL, 0);
+  oc_metrics_declare(m, "ocelot_rules_reloads_total", OC_METRIC_COUNTER, "Rule set rebuilds.", NULL,
+                     0);
   oc_metrics_declare(m, "ocelot_rules_loaded", OC_METRIC_GAUGE,
                      "Enabled detections running, per origin (directory, table).", NULL, 0);
   oc_metrics_declare(m, "ocelot_rules_skipped", OC_METRIC_GAUGE,
@@ -200,8 +200,8 @@ static oc_err_t oc_engine_init(oc_svc_t *svc, void **opaque, char *errstr, size_
   /* Postgres may still be starting: a failure here is retried by tick and the batches. */
   oc_engine_reload(e, svc, true);
   e->next_refresh_us = oc_monotonic_us() + e->refresh_us;
-  oc_log_kv(OC_LOG_INFO, "rules-engine ready", "rules_dir", e->rules_dir, "lake_root",
-            e->lake_root, NULL);
+  oc_log_kv(OC_LOG_INFO, "rules-engine ready", "rules_dir", e->rules_dir, "lake_root", e->lake_root,
+            NULL);
   *opaque = e;
   return OC_OK;
 }
@@ -293,13 +293,24 @@ static oc_err_t oc_engine_produce_output(oc_engine_t *e, oc_svc_t *svc,
   return oc_svc_produce(svc, OC_TOPIC_PROCESSED, o->key, strlen(o->key), e->pb.data, len, NULL);
 }
 
-static void oc_engine_count(oc_engine_t *e, const oc_scan_t *scan) {
+static void oc_engine_count(oc_engine_t *e, const oc_scan_t *scan, const char *file_log_type) {
   char labels[600], esc[520];
+  uint64_t other = scan->other_events;
   for (size_t i = 0; i < scan->ntypes; i++) {
-    oc_metrics_label_escape(scan->types[i].log_type, esc, sizeof(esc));
+    const char *lt = scan->types[i].log_type;
+    size_t nrules = 0;
+    /* Label only log types with rules or the file's own, so event contents cannot grow
+     * the number of series without bound. */
+    oc_ruleset_for_log_type(e->rs, lt, strlen(lt), &nrules);
+    if (!nrules && (!file_log_type || strcmp(lt, file_log_type) != 0)) {
+      other += scan->types[i].events;
+      continue;
+    }
+    oc_metrics_label_escape(lt, esc, sizeof(esc));
     snprintf(labels, sizeof(labels), "log_type=\"%s\"", esc);
     oc_metrics_inc(e->metrics, "ocelot_rules_events_total", labels, scan->types[i].events);
   }
+  if (other) oc_metrics_inc(e->metrics, "ocelot_rules_events_total", "log_type=\"other\"", other);
   for (size_t i = 0; i < scan->ngroups; i++) {
     oc_metrics_label_escape(scan->groups[i]->rule->id, esc, sizeof(esc));
     snprintf(labels, sizeof(labels), "rule_id=\"%s\"", esc);
@@ -323,7 +334,9 @@ static void oc_engine_count(oc_engine_t *e, const oc_scan_t *scan) {
 
 /* ---- the batch --------------------------------------------------------------------- */
 
-static void *oc_pb_alloc(void *data, size_t size) { return oc_arena_alloc(data, size ? size : 1); }
+static void *oc_pb_alloc(void *data, size_t size) {
+  return oc_arena_alloc(data, size ? size : 1);
+}
 static void oc_pb_free(void *data, void *ptr) {}
 
 /* One ProcessedFile of kind logs. A transient error is returned (the batch is retried);
@@ -347,8 +360,7 @@ static oc_err_t oc_engine_file(oc_engine_t *e, oc_svc_t *svc, oc_msg_t *msg,
   }
   memcpy(kind, key, klen);
   kind[klen] = '\0';
-  err = oc_lake_confine(e->lake_root, kind, slash + 1, path, sizeof(path), errstr,
-                        sizeof(errstr));
+  err = oc_lake_confine(e->lake_root, kind, slash + 1, path, sizeof(path), errstr, sizeof(errstr));
   if (err != OC_OK) {
     oc_msg_fail(msg, OC_ERR_INVALID, "refused lake key \"%.200s\": %s", key, errstr);
     return OC_OK;
@@ -399,7 +411,7 @@ static oc_err_t oc_engine_file(oc_engine_t *e, oc_svc_t *svc, oc_msg_t *msg,
     err = oc_engine_produce_output(e, svc, pf, &scan->outputs[i]);
     if (err != OC_OK) return err;
   }
-  oc_engine_count(e, scan);
+  oc_engine_count(e, scan, pf->log_type);
   if (scan->ngroups) {
     char groups[32], matches[32];
     snprintf(groups, sizeof(groups), "%zu", scan->ngroups);

@@ -4,9 +4,10 @@
  * lake file at $OCELOT_LAKE_ROOT/<lake_key>, runs the detections of each event's log
  * type (scan.h) and produces one RuleMatchGroup per (rule, dedup string) to
  * rule-matches, keyed "<rule_id>:<dedup>", with the deterministic id
- * hash(lake key, rule id, rule version, dedup). Matched events are also written to the
- * lake under rules/ (OCELOT_RULES_WRITE_MATCHES) and announced with a ProcessedFile of
- * kind rules. Other kinds are ignored (committed).
+ * hash(lake key, rule id, rule version, dedup). With OCELOT_RULES_WRITE_MATCHES (off by
+ * default, because consumers of processed-files that count rows must then tell the kinds
+ * apart) matched events are also written to the lake under rules/ and announced with a
+ * ProcessedFile of kind rules. Other kinds are ignored (committed).
  *
  * Rules come from OCELOT_RULES_DIR and the rules table (ruleset.h); both are checked
  * every OCELOT_RULES_REFRESH_MS from tick() and reloaded when they changed (directory:

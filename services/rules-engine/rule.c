@@ -53,8 +53,8 @@ static bool oc_rule_key_is(const yaml_node_t *k, const char *name) {
 
 /* A string scalar copied into the rule's arena. Control characters other than tab and
  * newline are refused (they end up in titles, logs and headers). */
-static bool oc_rule_string(oc_rule_parser_t *p, const yaml_node_t *v, const char *name,
-                           size_t max, bool single_line, const char **out) {
+static bool oc_rule_string(oc_rule_parser_t *p, const yaml_node_t *v, const char *name, size_t max,
+                           bool single_line, const char **out) {
   if (v->type != YAML_SCALAR_NODE)
     return oc_rule_fail(p, v, "%s must be a string, found %s", name, oc_rule_kind(v));
   size_t n = v->data.scalar.length;
@@ -208,9 +208,9 @@ static bool oc_rule_group_by(oc_rule_parser_t *p, const yaml_node_t *v, oc_det_k
 
 /* The top-level members we read; the rest are ignored. */
 typedef struct oc_rule_fields {
-  yaml_node_t *analysis_type, *rule_id, *display_name, *enabled, *log_types, *severity,
-      *dedup, *threshold, *title, *description, *reference, *runbook, *tags, *outputs,
-      *group_by, *detection, *inline_filters, *filename;
+  yaml_node_t *analysis_type, *rule_id, *display_name, *enabled, *log_types, *severity, *dedup,
+      *threshold, *title, *description, *reference, *runbook, *tags, *outputs, *group_by,
+      *detection, *inline_filters, *filename;
 } oc_rule_fields_t;
 
 static bool oc_rule_collect(oc_rule_parser_t *p, yaml_node_t *root, oc_rule_fields_t *f) {
@@ -238,8 +238,8 @@ static bool oc_rule_collect(oc_rule_parser_t *p, yaml_node_t *root, oc_rule_fiel
       {"Filename", offsetof(oc_rule_fields_t, filename)},
   };
   memset(f, 0, sizeof(*f));
-  for (yaml_node_pair_t *pair = root->data.mapping.pairs.start;
-       pair < root->data.mapping.pairs.top; pair++) {
+  for (yaml_node_pair_t *pair = root->data.mapping.pairs.start; pair < root->data.mapping.pairs.top;
+       pair++) {
     yaml_node_t *k = yaml_document_get_node(p->doc, pair->key);
     yaml_node_t *v = yaml_document_get_node(p->doc, pair->value);
     if (!k || !v) return oc_rule_fail(p, root, "broken mapping");
@@ -270,9 +270,8 @@ static bool oc_rule_build(oc_rule_parser_t *p, yaml_node_t *root, const oc_rule_
     return oc_rule_fail(p, root, "missing RuleID");
   }
   if (!*rule->id) return oc_rule_fail(p, f->rule_id, "RuleID is empty");
-  if (f->display_name &&
-      !oc_rule_string(p, f->display_name, "DisplayName", OC_RULE_MAX_FIELD, true,
-                      &rule->display_name))
+  if (f->display_name && !oc_rule_string(p, f->display_name, "DisplayName", OC_RULE_MAX_FIELD, true,
+                                         &rule->display_name))
     return false;
   if (f->enabled && !oc_rule_bool(p, f->enabled, "Enabled", &rule->enabled)) return false;
   if (!f->log_types) return oc_rule_fail(p, root, "missing LogTypes");
@@ -286,39 +285,37 @@ static bool oc_rule_build(oc_rule_parser_t *p, yaml_node_t *root, const oc_rule_
     return false;
   if (f->threshold && !oc_rule_int(p, f->threshold, "Threshold", 1, 1000000, &rule->threshold))
     return false;
-  if (f->description && !oc_rule_string(p, f->description, "Description", OC_RULE_MAX_FIELD,
-                                        false, &rule->description))
+  if (f->description && !oc_rule_string(p, f->description, "Description", OC_RULE_MAX_FIELD, false,
+                                        &rule->description))
     return false;
-  if (f->reference && !oc_rule_string(p, f->reference, "Reference", OC_RULE_MAX_FIELD, false,
-                                      &rule->reference))
+  if (f->reference &&
+      !oc_rule_string(p, f->reference, "Reference", OC_RULE_MAX_FIELD, false, &rule->reference))
     return false;
   if (f->runbook &&
       !oc_rule_string(p, f->runbook, "Runbook", OC_RULE_MAX_FIELD, false, &rule->runbook))
     return false;
-  if (f->tags && !oc_rule_string_list(p, f->tags, "Tags", &rule->tags, &rule->ntags))
-    return false;
-  if (f->outputs && !oc_rule_string_list(p, f->outputs, "OutputIds", &rule->destinations,
-                                         &rule->ndestinations))
+  if (f->tags && !oc_rule_string_list(p, f->tags, "Tags", &rule->tags, &rule->ntags)) return false;
+  if (f->outputs &&
+      !oc_rule_string_list(p, f->outputs, "OutputIds", &rule->destinations, &rule->ndestinations))
     return false;
   if (f->title) {
     const char *tmpl;
-    if (!oc_rule_string(p, f->title, "AlertTitle", OC_RULE_MAX_FIELD, false, &tmpl))
-      return false;
+    if (!oc_rule_string(p, f->title, "AlertTitle", OC_RULE_MAX_FIELD, false, &tmpl)) return false;
     rule->title = oc_title_compile(&rule->arena, keys, tmpl, strlen(tmpl), why, sizeof(why));
     if (!rule->title) return oc_rule_fail(p, f->title, "%s", why);
   }
   if (f->group_by && !oc_rule_group_by(p, f->group_by, keys)) return false;
   if (!f->detection) return oc_rule_fail(p, root, "missing Detection");
-  rule->detection = oc_det_compile(&rule->arena, keys, p->doc, f->detection, &line, why,
-                                   sizeof(why));
+  rule->detection =
+      oc_det_compile(&rule->arena, keys, p->doc, f->detection, &line, why, sizeof(why));
   if (!rule->detection) {
     snprintf(p->errstr, p->errstr_size, "Detection: %s", why);
     p->err_line = line;
     return false;
   }
   if (f->inline_filters) {
-    rule->inline_filters = oc_det_compile(&rule->arena, keys, p->doc, f->inline_filters, &line,
-                                          why, sizeof(why));
+    rule->inline_filters =
+        oc_det_compile(&rule->arena, keys, p->doc, f->inline_filters, &line, why, sizeof(why));
     if (!rule->inline_filters) {
       snprintf(p->errstr, p->errstr_size, "InlineFilters: %s", why);
       p->err_line = line;
@@ -329,9 +326,8 @@ static bool oc_rule_build(oc_rule_parser_t *p, yaml_node_t *root, const oc_rule_
 }
 
 oc_rule_status_t oc_rule_parse(const char *text, size_t len, const char *origin,
-                               const char *version, const char *fallback_id,
-                               oc_det_keys_t *keys, oc_rule_t **out, int *err_line,
-                               char *errstr, size_t errstr_size) {
+                               const char *version, const char *fallback_id, oc_det_keys_t *keys,
+                               oc_rule_t **out, int *err_line, char *errstr, size_t errstr_size) {
   yaml_parser_t parser;
   yaml_document_t doc, extra;
   bool parser_ok = false, doc_ok = false;
@@ -358,8 +354,8 @@ oc_rule_status_t oc_rule_parse(const char *text, size_t len, const char *origin,
   yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
   if (!yaml_parser_load(&parser, &doc)) {
     snprintf(errstr, errstr_size, "YAML syntax error: %s%s%s",
-             parser.problem ? parser.problem : "malformed document",
-             parser.context ? " " : "", parser.context ? parser.context : "");
+             parser.problem ? parser.problem : "malformed document", parser.context ? " " : "",
+             parser.context ? parser.context : "");
     p.err_line = (int)parser.problem_mark.line + 1;
     goto out;
   }
@@ -397,8 +393,7 @@ oc_rule_status_t oc_rule_parse(const char *text, size_t len, const char *origin,
 
   if (f.analysis_type) {
     const char *type;
-    if (!oc_rule_string(&p, f.analysis_type, "AnalysisType", OC_RULE_MAX_ID, true, &type))
-      goto out;
+    if (!oc_rule_string(&p, f.analysis_type, "AnalysisType", OC_RULE_MAX_ID, true, &type)) goto out;
     if (strcasecmp(type, "rule") != 0) {
       snprintf(errstr, errstr_size, "AnalysisType %s is not a rule; skipped", type);
       status = OC_RULE_NOT_A_RULE;

@@ -40,9 +40,9 @@ typedef struct oc_rule {
   oc_arena_t arena; /* owns everything below */
   const char *id;
   const char *version;
-  const char *origin; /* file path, or "rules table row <id>" */
-  const char *display_name; /* "" when absent */
-  const char *severity;     /* INFO, LOW, MEDIUM, HIGH, CRITICAL */
+  const char *origin;                            /* file path, or "rules table row <id>" */
+  const char *display_name;                      /* "" when absent */
+  const char *severity;                          /* INFO, LOW, MEDIUM, HIGH, CRITICAL */
   const char *description, *reference, *runbook; /* "" when absent */
   const char **log_types;
   size_t nlog_types;
@@ -67,9 +67,8 @@ typedef struct oc_rule {
  * errstr says why (the reason only, no origin); for OC_RULE_ERROR *err_line is the
  * 1-based line or 0 when unknown. */
 oc_rule_status_t oc_rule_parse(const char *text, size_t len, const char *origin,
-                               const char *version, const char *fallback_id,
-                               oc_det_keys_t *keys, oc_rule_t **out, int *err_line,
-                               char *errstr, size_t errstr_size);
+                               const char *version, const char *fallback_id, oc_det_keys_t *keys,
+                               oc_rule_t **out, int *err_line, char *errstr, size_t errstr_size);
 void oc_rule_destroy(oc_rule_t *rule); /* accepts NULL */
 
 /* Whether the rule matches ctx's current event. Does not allocate. */

@@ -20,12 +20,30 @@ typedef struct oc_ruleset_entry {
   size_t order; /* load order */
 } oc_ruleset_entry_t;
 
-typedef struct oc_ruleset_type {
-  const char *log_type; /* points into a rule */
+/* Rules gated on one value of one top-level member (detection.h, oc_det_gate). */
+typedef struct oc_ruleset_gateval {
+  const char *s;
   size_t len;
   const oc_rule_t **rules;
   size_t n;
-} oc_ruleset_type_t;
+} oc_ruleset_gateval_t;
+
+typedef struct oc_ruleset_gatekey {
+  const oc_det_path_t *path;  /* one KEY step (from the first rule gated on it) */
+  oc_ruleset_gateval_t *vals; /* sorted by (len, bytes) */
+  size_t nvals;
+} oc_ruleset_gatekey_t;
+
+struct oc_ruleset_type {
+  const char *log_type; /* points into a rule */
+  size_t len;
+  const oc_rule_t **rules; /* all, in id order */
+  size_t n;
+  const oc_rule_t **ungated; /* rules without a gate: always evaluated */
+  size_t nungated;
+  oc_ruleset_gatekey_t *keys;
+  size_t nkeys;
+};
 
 struct oc_ruleset {
   oc_det_keys_t *keys;
@@ -41,6 +59,8 @@ struct oc_ruleset {
   oc_ruleset_type_t *types; /* sorted by log type */
   size_t ntypes;
   const oc_rule_t **type_rules; /* storage for types[].rules */
+  oc_arena_t idx;               /* gate indexes */
+  oc_rule_span_t *spans;        /* scratch for oc_ruleset_candidates */
   bool finished;
   oc_ruleset_stats_t stats;
   oc_ruleset_msg_t *msgs;
@@ -55,6 +75,7 @@ oc_ruleset_t *oc_ruleset_new(void) {
     free(rs);
     return NULL;
   }
+  oc_arena_init(&rs->idx, 64 * 1024);
   return rs;
 }
 
@@ -69,6 +90,8 @@ void oc_ruleset_destroy(oc_ruleset_t *rs) {
   free(rs->rules);
   free(rs->types);
   free(rs->type_rules);
+  free(rs->spans);
+  oc_arena_deinit(&rs->idx);
   for (size_t i = 0; i < rs->nmsgs; i++) {
     free(rs->msgs[i].origin);
     free(rs->msgs[i].text);
@@ -110,9 +133,8 @@ static void oc_ruleset_note(oc_ruleset_t *rs, oc_ruleset_msg_level_t level, cons
   rs->nmsgs++;
 }
 
-oc_rule_status_t oc_ruleset_add(oc_ruleset_t *rs, const char *text, size_t len,
-                                const char *origin, const char *version,
-                                const char *fallback_id, bool from_table) {
+oc_rule_status_t oc_ruleset_add(oc_ruleset_t *rs, const char *text, size_t len, const char *origin,
+                                const char *version, const char *fallback_id, bool from_table) {
   char why[1024];
   int line = 0;
   oc_rule_t *rule = NULL;
@@ -196,7 +218,7 @@ static oc_err_t oc_ruleset_list(const char *dir, int depth, oc_ruleset_files_t *
     }
     n++;
   }
-  qsort(names, n, sizeof(*names), oc_ruleset_strcmp);
+  if (n) qsort(names, n, sizeof(*names), oc_ruleset_strcmp);
   for (size_t i = 0; i < n; i++) {
     char path[4096];
     struct stat st;
@@ -285,8 +307,7 @@ fail:
   return NULL;
 }
 
-oc_err_t oc_ruleset_load_dir(oc_ruleset_t *rs, const char *dir, char *errstr,
-                             size_t errstr_size) {
+oc_err_t oc_ruleset_load_dir(oc_ruleset_t *rs, const char *dir, char *errstr, size_t errstr_size) {
   oc_ruleset_files_t files = {0};
   oc_err_t err = oc_ruleset_list(dir, 0, &files);
   if (err != OC_OK) {
@@ -296,8 +317,8 @@ oc_err_t oc_ruleset_load_dir(oc_ruleset_t *rs, const char *dir, char *errstr,
     return err;
   }
   if (files.truncated)
-    oc_ruleset_note(rs, OC_RULESET_MSG_ERROR, dir, 0, "more than %d detection files; the rest skipped",
-                    OC_RULESET_MAX_FILES);
+    oc_ruleset_note(rs, OC_RULESET_MSG_ERROR, dir, 0,
+                    "more than %d detection files; the rest skipped", OC_RULESET_MAX_FILES);
   for (size_t i = 0; i < files.n; i++) {
     char why[512];
     size_t len = 0;
@@ -353,9 +374,9 @@ static bool oc_ruleset_mask(oc_ruleset_t *rs, const char *id) {
 
 oc_err_t oc_ruleset_load_table(oc_ruleset_t *rs, oc_pg_t *pg, char *errstr, size_t errstr_size) {
   PGresult *res = NULL;
-  oc_err_t err = oc_pg_exec(pg, &res,
-                            "SELECT id, version::text, kind, body, enabled FROM rules ORDER BY id",
-                            0, NULL, errstr, errstr_size);
+  oc_err_t err =
+      oc_pg_exec(pg, &res, "SELECT id, version::text, kind, body, enabled FROM rules ORDER BY id",
+                 0, NULL, errstr, errstr_size);
   if (err != OC_OK) return err;
   int n = PQntuples(res);
   for (int i = 0; i < n; i++) {
@@ -415,13 +436,107 @@ static bool oc_ruleset_is_masked(const oc_ruleset_t *rs, const char *id) {
   return false;
 }
 
+typedef struct oc_ruleset_gpair {
+  size_t key; /* index into the type's keys */
+  const char *s;
+  size_t len;
+  size_t rule; /* index into the type's rules */
+} oc_ruleset_gpair_t;
+
+static int oc_ruleset_gpair_cmp(const void *pa, const void *pb) {
+  const oc_ruleset_gpair_t *a = pa, *b = pb;
+  if (a->key != b->key) return a->key < b->key ? -1 : 1;
+  if (a->len != b->len) return a->len < b->len ? -1 : 1;
+  int c = memcmp(a->s, b->s, a->len);
+  if (c) return c;
+  return a->rule < b->rule ? -1 : a->rule > b->rule;
+}
+
+/* Splits a type's rules into ungated ones and per-(key, value) lists. */
+static bool oc_ruleset_index_type(oc_ruleset_t *rs, oc_ruleset_type_t *t) {
+  oc_ruleset_gpair_t *pairs = NULL;
+  size_t npairs = 0, cap = 0;
+  bool ok = false;
+  t->ungated = oc_arena_alloc(&rs->idx, (t->n ? t->n : 1) * sizeof(*t->ungated));
+  t->keys = oc_arena_alloc(&rs->idx, (t->n ? t->n : 1) * sizeof(*t->keys));
+  if (!t->ungated || !t->keys) return false;
+  for (size_t i = 0; i < t->n; i++) {
+    oc_det_gate_t g;
+    if (!oc_det_gate(t->rules[i]->detection, &g)) {
+      t->ungated[t->nungated++] = t->rules[i];
+      continue;
+    }
+    const oc_det_step_t *st = &g.path->steps[0];
+    size_t k = 0;
+    while (k < t->nkeys && !(t->keys[k].path->steps[0].len == st->len &&
+                             memcmp(t->keys[k].path->steps[0].key, st->key, st->len) == 0))
+      k++;
+    if (k == t->nkeys) {
+      memset(&t->keys[k], 0, sizeof(t->keys[k]));
+      t->keys[k].path = g.path;
+      t->nkeys++;
+    }
+    for (size_t v = 0; v < g.nvalues; v++) {
+      if (npairs == cap) {
+        size_t ncap = cap ? cap * 2 : 64;
+        oc_ruleset_gpair_t *grown = realloc(pairs, ncap * sizeof(*grown));
+        if (!grown) goto out;
+        pairs = grown;
+        cap = ncap;
+      }
+      pairs[npairs].key = k;
+      pairs[npairs].rule = i;
+      oc_det_gate_value(&g, v, &pairs[npairs].s, &pairs[npairs].len);
+      npairs++;
+    }
+  }
+  if (npairs) qsort(pairs, npairs, sizeof(*pairs), oc_ruleset_gpair_cmp);
+  /* Count distinct values per key, then fill. Equal (key, value, rule) pairs (a value
+   * listed twice) collapse into one entry. */
+  for (size_t i = 0; i < npairs;) {
+    size_t j = i;
+    oc_ruleset_gatekey_t *gk = &t->keys[pairs[i].key];
+    while (j < npairs && pairs[j].key == pairs[i].key && pairs[j].len == pairs[i].len &&
+           memcmp(pairs[j].s, pairs[i].s, pairs[i].len) == 0)
+      j++;
+    gk->nvals++;
+    i = j;
+  }
+  for (size_t k = 0; k < t->nkeys; k++) {
+    t->keys[k].vals = oc_arena_alloc(&rs->idx, t->keys[k].nvals * sizeof(*t->keys[k].vals));
+    if (!t->keys[k].vals) goto out;
+    t->keys[k].nvals = 0;
+  }
+  for (size_t i = 0; i < npairs;) {
+    size_t j = i;
+    oc_ruleset_gatekey_t *gk = &t->keys[pairs[i].key];
+    while (j < npairs && pairs[j].key == pairs[i].key && pairs[j].len == pairs[i].len &&
+           memcmp(pairs[j].s, pairs[i].s, pairs[i].len) == 0)
+      j++;
+    oc_ruleset_gateval_t *gv = &gk->vals[gk->nvals++];
+    gv->s = pairs[i].s;
+    gv->len = pairs[i].len;
+    gv->rules = oc_arena_alloc(&rs->idx, (j - i) * sizeof(*gv->rules));
+    if (!gv->rules) goto out;
+    gv->n = 0;
+    for (size_t p = i; p < j; p++)
+      if (p == i || pairs[p].rule != pairs[p - 1].rule)
+        gv->rules[gv->n++] = t->rules[pairs[p].rule];
+    i = j;
+  }
+  ok = true;
+out:
+  free(pairs);
+  return ok;
+}
+
 oc_err_t oc_ruleset_finish(oc_ruleset_t *rs, char *errstr, size_t errstr_size) {
   oc_ruleset_pair_t *pairs = NULL;
   size_t npairs = 0;
   oc_err_t err = OC_ERR_NOMEM;
 
   if (rs->finished) return OC_OK;
-  qsort(rs->loaded, rs->nloaded, sizeof(*rs->loaded), oc_ruleset_entry_cmp);
+  if (rs->nloaded) qsort(rs->loaded, rs->nloaded, sizeof(*rs->loaded), oc_ruleset_entry_cmp);
   rs->rules = calloc(rs->nloaded ? rs->nloaded : 1, sizeof(*rs->rules));
   if (!rs->rules) goto out;
   size_t total_types = 0;
@@ -475,7 +590,7 @@ oc_err_t oc_ruleset_finish(oc_ruleset_t *rs, char *errstr, size_t errstr_size) {
       pairs[npairs].rule = rs->rules[i];
       npairs++;
     }
-  qsort(pairs, npairs, sizeof(*pairs), oc_ruleset_pair_cmp);
+  if (npairs) qsort(pairs, npairs, sizeof(*pairs), oc_ruleset_pair_cmp);
   for (size_t i = 0; i < npairs; i++) {
     if (rs->ntypes == 0 || strcmp(rs->types[rs->ntypes - 1].log_type, pairs[i].log_type) != 0) {
       oc_ruleset_type_t *t = &rs->types[rs->ntypes++];
@@ -487,6 +602,13 @@ oc_err_t oc_ruleset_finish(oc_ruleset_t *rs, char *errstr, size_t errstr_size) {
     rs->type_rules[i] = pairs[i].rule;
     rs->types[rs->ntypes - 1].n++;
   }
+  size_t maxspans = 1;
+  for (size_t i = 0; i < rs->ntypes; i++) {
+    if (!oc_ruleset_index_type(rs, &rs->types[i])) goto out;
+    if (rs->types[i].nkeys + 1 > maxspans) maxspans = rs->types[i].nkeys + 1;
+  }
+  rs->spans = calloc(maxspans, sizeof(*rs->spans));
+  if (!rs->spans) goto out;
   rs->ctx = oc_det_ctx_new(rs->keys);
   if (!rs->ctx) goto out;
   rs->finished = true;
@@ -495,6 +617,57 @@ out:
   if (err != OC_OK) snprintf(errstr, errstr_size, "out of memory building the rule index");
   free(pairs);
   return err;
+}
+
+size_t oc_ruleset_candidates(oc_ruleset_t *rs, const oc_ruleset_type_t *t, oc_det_ctx_t *ctx,
+                             const oc_rule_span_t **spans) {
+  size_t ns = 0;
+  *spans = rs->spans;
+  if (!t) return 0;
+  if (t->nungated) {
+    rs->spans[ns].rules = t->ungated;
+    rs->spans[ns].n = t->nungated;
+    ns++;
+  }
+  for (size_t k = 0; k < t->nkeys; k++) {
+    const oc_ruleset_gatekey_t *gk = &t->keys[k];
+    const oc_json_t *v = oc_det_path_first(ctx, gk->path);
+    if (!v || v->type != OC_JSON_STRING) continue;
+    size_t lo = 0, hi = gk->nvals;
+    while (lo < hi) {
+      size_t mid = lo + (hi - lo) / 2;
+      const oc_ruleset_gateval_t *gv = &gk->vals[mid];
+      int c = v->len != gv->len ? (v->len < gv->len ? -1 : 1) : memcmp(v->s, gv->s, v->len);
+      if (c == 0) {
+        rs->spans[ns].rules = gv->rules;
+        rs->spans[ns].n = gv->n;
+        ns++;
+        break;
+      }
+      if (c < 0)
+        hi = mid;
+      else
+        lo = mid + 1;
+    }
+  }
+  return ns;
+}
+
+const oc_ruleset_type_t *oc_ruleset_type(const oc_ruleset_t *rs, const char *log_type, size_t len) {
+  size_t lo = 0, hi = rs->ntypes;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    const oc_ruleset_type_t *t = &rs->types[mid];
+    size_t m = t->len < len ? t->len : len;
+    int c = memcmp(log_type, t->log_type, m);
+    if (c == 0) c = len < t->len ? -1 : len > t->len ? 1 : 0;
+    if (c == 0) return t;
+    if (c < 0)
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  return NULL;
 }
 
 const oc_rule_t *const *oc_ruleset_for_log_type(const oc_ruleset_t *rs, const char *log_type,
@@ -519,7 +692,9 @@ const oc_rule_t *const *oc_ruleset_for_log_type(const oc_ruleset_t *rs, const ch
   return NULL;
 }
 
-size_t oc_ruleset_count(const oc_ruleset_t *rs) { return rs->nrules; }
+size_t oc_ruleset_count(const oc_ruleset_t *rs) {
+  return rs->nrules;
+}
 
 const oc_rule_t *oc_ruleset_rule(const oc_ruleset_t *rs, size_t i) {
   return i < rs->nrules ? rs->rules[i] : NULL;
@@ -531,11 +706,17 @@ const oc_rule_t *oc_ruleset_find(const oc_ruleset_t *rs, const char *id) {
   return NULL;
 }
 
-oc_det_ctx_t *oc_ruleset_ctx(oc_ruleset_t *rs) { return rs->ctx; }
+oc_det_ctx_t *oc_ruleset_ctx(oc_ruleset_t *rs) {
+  return rs->ctx;
+}
 
-const oc_ruleset_stats_t *oc_ruleset_stats(const oc_ruleset_t *rs) { return &rs->stats; }
+const oc_ruleset_stats_t *oc_ruleset_stats(const oc_ruleset_t *rs) {
+  return &rs->stats;
+}
 
-size_t oc_ruleset_nmsgs(const oc_ruleset_t *rs) { return rs->nmsgs; }
+size_t oc_ruleset_nmsgs(const oc_ruleset_t *rs) {
+  return rs->nmsgs;
+}
 
 const oc_ruleset_msg_t *oc_ruleset_msg(const oc_ruleset_t *rs, size_t i) {
   return i < rs->nmsgs ? &rs->msgs[i] : NULL;

@@ -26,13 +26,13 @@
 typedef struct oc_ruleset oc_ruleset_t;
 
 typedef struct oc_ruleset_stats {
-  size_t loaded;            /* enabled rules in the index */
+  size_t loaded; /* enabled rules in the index */
   size_t loaded_dir, loaded_table;
-  size_t disabled;          /* Enabled: false, or a disabled table row */
-  size_t python;            /* Python rules skipped (not supported yet) */
-  size_t not_rules;         /* other AnalysisTypes skipped */
-  size_t errors;            /* documents that did not load, duplicate ids */
-  size_t overridden;        /* directory rules replaced by a table rule */
+  size_t disabled;   /* Enabled: false, or a disabled table row */
+  size_t python;     /* Python rules skipped (not supported yet) */
+  size_t not_rules;  /* other AnalysisTypes skipped */
+  size_t errors;     /* documents that did not load, duplicate ids */
+  size_t overridden; /* directory rules replaced by a table rule */
 } oc_ruleset_stats_t;
 
 typedef enum { OC_RULESET_MSG_INFO, OC_RULESET_MSG_ERROR } oc_ruleset_msg_level_t;
@@ -44,17 +44,15 @@ typedef struct oc_ruleset_msg {
   char *text;   /* reason */
 } oc_ruleset_msg_t;
 
-oc_ruleset_t *oc_ruleset_new(void); /* NULL when out of memory */
+oc_ruleset_t *oc_ruleset_new(void);        /* NULL when out of memory */
 void oc_ruleset_destroy(oc_ruleset_t *rs); /* accepts NULL */
 
 /* Loads every detection file under dir. Errors in files are recorded, not returned;
  * returns OC_ERR_NOT_FOUND when dir does not exist, OC_ERR_IO when it cannot be read. */
-oc_err_t oc_ruleset_load_dir(oc_ruleset_t *rs, const char *dir, char *errstr,
-                             size_t errstr_size);
+oc_err_t oc_ruleset_load_dir(oc_ruleset_t *rs, const char *dir, char *errstr, size_t errstr_size);
 /* Adds one document. version NULL = a hash of the text. */
-oc_rule_status_t oc_ruleset_add(oc_ruleset_t *rs, const char *text, size_t len,
-                                const char *origin, const char *version,
-                                const char *fallback_id, bool from_table);
+oc_rule_status_t oc_ruleset_add(oc_ruleset_t *rs, const char *text, size_t len, const char *origin,
+                                const char *version, const char *fallback_id, bool from_table);
 /* Loads the rules table. A Postgres error is returned (transient when it is down) and
  * leaves the set as it was before the call. */
 oc_err_t oc_ruleset_load_table(oc_ruleset_t *rs, oc_pg_t *pg, char *errstr, size_t errstr_size);
@@ -64,6 +62,20 @@ oc_err_t oc_ruleset_finish(oc_ruleset_t *rs, char *errstr, size_t errstr_size);
 /* The enabled rules for a log type (empty when none). Valid until destroy. */
 const oc_rule_t *const *oc_ruleset_for_log_type(const oc_ruleset_t *rs, const char *log_type,
                                                 size_t len, size_t *n);
+/* A log type's rules, prepared for evaluation: rules gated on a top-level member's value
+ * (oc_det_gate) are only offered for events with that value. */
+typedef struct oc_ruleset_type oc_ruleset_type_t;
+typedef struct oc_rule_span {
+  const oc_rule_t *const *rules;
+  size_t n;
+} oc_rule_span_t;
+/* NULL when the log type has no rules. */
+const oc_ruleset_type_t *oc_ruleset_type(const oc_ruleset_t *rs, const char *log_type, size_t len);
+/* The rules of t that can match ctx's current event (a superset of those that do), as
+ * spans in a buffer owned by rs, valid until the next call; every rule appears at most
+ * once. Returns the number of spans. Does not allocate. */
+size_t oc_ruleset_candidates(oc_ruleset_t *rs, const oc_ruleset_type_t *t, oc_det_ctx_t *ctx,
+                             const oc_rule_span_t **spans);
 /* Every enabled rule, in id order. */
 size_t oc_ruleset_count(const oc_ruleset_t *rs);
 const oc_rule_t *oc_ruleset_rule(const oc_ruleset_t *rs, size_t i);

@@ -32,7 +32,7 @@ void oc_scan_reset(oc_scan_t *scan) {
   scan->ngroups = 0;
   scan->ntypes = 0;
   scan->noutputs = 0;
-  scan->lines = scan->events = scan->matches = 0;
+  scan->lines = scan->events = scan->matches = scan->other_events = 0;
   scan->bad_json = scan->not_object = scan->too_long = scan->no_log_type = scan->no_time = 0;
   scan->first_error[0] = '\0';
   scan->sample_bytes = 0;
@@ -57,7 +57,7 @@ void oc_scan_deinit(oc_scan_t *scan) {
 
 void oc_scan_output_name(const char *input_key, char *out, size_t out_size) {
   static const char *const exts[] = {".json.zst", ".json.gz", ".jsonl.zst", ".jsonl.gz",
-                                     ".json", ".jsonl", ".zst", ".gz"};
+                                     ".json",     ".jsonl",   ".zst",       ".gz"};
   const char *base = strrchr(input_key, '/');
   base = base ? base + 1 : input_key;
   size_t n = strlen(base);
@@ -129,7 +129,7 @@ static oc_match_group_t *oc_scan_group_find(oc_scan_t *scan, const oc_rule_t *ru
 static oc_match_group_t *oc_scan_group_new(oc_scan_t *scan, const oc_rule_t *rule,
                                            const char *log_type, const char *dedup, size_t len,
                                            uint64_t h) {
-  size_t slot;
+  size_t slot = 0;
   if ((scan->ngroups + 1) * 2 > scan->table_cap && !oc_scan_table_grow(scan)) return NULL;
   if (scan->ngroups == scan->cap_groups) {
     size_t cap = scan->cap_groups ? scan->cap_groups * 2 : 256;
@@ -155,10 +155,14 @@ static oc_match_group_t *oc_scan_group_new(oc_scan_t *scan, const oc_rule_t *rul
 
 /* ---- log types --------------------------------------------------------------------- */
 
-static oc_scan_type_t *oc_scan_type(oc_scan_t *scan, const char *lt, size_t len) {
+static oc_scan_type_t *oc_scan_type_find(oc_scan_t *scan, const char *lt, size_t len) {
   for (size_t i = 0; i < scan->ntypes; i++)
     if (strlen(scan->types[i].log_type) == len && memcmp(scan->types[i].log_type, lt, len) == 0)
       return &scan->types[i];
+  return NULL;
+}
+
+static oc_scan_type_t *oc_scan_type_add(oc_scan_t *scan, const char *lt, size_t len) {
   if (scan->ntypes == scan->cap_types) {
     size_t cap = scan->cap_types ? scan->cap_types * 2 : 4;
     oc_scan_type_t *types = realloc(scan->types, cap * sizeof(*types));
@@ -183,17 +187,16 @@ static void oc_scan_put_field(oc_buf_t *b, const char *name, const char *v, size
   oc_json_write_string(b, v, len);
 }
 
-static oc_err_t oc_scan_write_match(oc_scan_t *scan, const oc_scan_opts_t *opts,
-                                    oc_scan_type_t *t, const oc_rule_t *rule, const char *line,
-                                    size_t len, const oc_json_t *root, int64_t ev_us,
-                                    char *errstr, size_t errstr_size) {
+static oc_err_t oc_scan_write_match(oc_scan_t *scan, const oc_scan_opts_t *opts, oc_scan_type_t *t,
+                                    const oc_rule_t *rule, const char *line, size_t len,
+                                    const oc_json_t *root, int64_t ev_us, char *errstr,
+                                    size_t errstr_size) {
   if (!t->writer) {
     char table[256], name[256];
     oc_lake_table_name(t->log_type, table, sizeof(table));
     oc_scan_output_name(opts->input_key ? opts->input_key : "", name, sizeof(name));
     t->writer = oc_lake_writer_open(opts->lake_root, "rules", table, ev_us, name,
-                                    opts->zstd_level ? opts->zstd_level : 3, errstr,
-                                    errstr_size);
+                                    opts->zstd_level ? opts->zstd_level : 3, errstr, errstr_size);
     if (!t->writer) return OC_ERR_IO;
     t->first_us = t->last_us = ev_us;
   }
@@ -226,8 +229,7 @@ static oc_err_t oc_scan_write_match(oc_scan_t *scan, const oc_scan_opts_t *opts,
   }
   oc_err_t err = oc_lake_writer_append(t->writer, scan->line.data, scan->line.len);
   if (err != OC_OK)
-    snprintf(errstr, errstr_size, "could not write rule matches to the lake: %s",
-             oc_err_str(err));
+    snprintf(errstr, errstr_size, "could not write rule matches to the lake: %s", oc_err_str(err));
   return err;
 }
 
@@ -252,8 +254,7 @@ static oc_err_t oc_scan_commit(oc_scan_t *scan, char *errstr, size_t errstr_size
     snprintf(o->log_type, sizeof(o->log_type), "%s", t->log_type);
     oc_lake_writer_t *w = t->writer;
     t->writer = NULL;
-    oc_err_t err = oc_lake_writer_commit(w, o->key, sizeof(o->key), &o->bytes, errstr,
-                                         errstr_size);
+    oc_err_t err = oc_lake_writer_commit(w, o->key, sizeof(o->key), &o->bytes, errstr, errstr_size);
     if (err != OC_OK) return err;
     scan->noutputs++;
   }
@@ -264,7 +265,7 @@ static oc_err_t oc_scan_commit(oc_scan_t *scan, char *errstr, size_t errstr_size
 
 static void oc_scan_bad_line(oc_scan_t *scan, uint64_t line_no, const char *why) {
   if (!scan->first_error[0])
-    snprintf(scan->first_error, sizeof(scan->first_error), "line %llu: %s",
+    snprintf(scan->first_error, sizeof(scan->first_error), "line %llu: %.200s",
              (unsigned long long)line_no, why);
 }
 
@@ -300,8 +301,8 @@ static oc_err_t oc_scan_match(oc_scan_t *scan, const oc_scan_opts_t *opts, oc_de
     if (!g) goto nomem;
     if (!title_done) oc_rule_render_title(rule, ctx, &scan->title);
     if (!oc_buf_ok(&scan->title)) goto nomem;
-    g->title = oc_arena_strndup(&scan->keep, scan->title.data ? scan->title.data : "",
-                                scan->title.len);
+    g->title =
+        oc_arena_strndup(&scan->keep, scan->title.data ? scan->title.data : "", scan->title.len);
     if (!g->title) goto nomem;
     g->first_us = g->last_us = ev_us;
   }
@@ -334,19 +335,18 @@ oc_err_t oc_scan_file(oc_scan_t *scan, oc_ruleset_t *rs, const char *path,
   oc_err_t err = OC_OK;
   oc_det_ctx_t *ctx = oc_ruleset_ctx(rs);
   oc_scan_type_t *cur_type = NULL;
-  const oc_rule_t *const *rules = NULL;
-  size_t nrules = 0, since_reset = 0;
-  const char *def_lt = opts->default_log_type && *opts->default_log_type
-                           ? opts->default_log_type
-                           : NULL;
+  const oc_ruleset_type_t *rtype = NULL;
+  size_t since_reset = 0;
+  const char *def_lt =
+      opts->default_log_type && *opts->default_log_type ? opts->default_log_type : NULL;
 
   oc_scan_reset(scan);
   if (!ctx) {
     snprintf(errstr, errstr_size, "rule set is not finished");
     return OC_ERR_INTERNAL;
   }
-  oc_reader_t *r = oc_reader_open(path, opts->max_line ? opts->max_line : 4 * 1024 * 1024, why,
-                                  sizeof(why));
+  oc_reader_t *r =
+      oc_reader_open(path, opts->max_line ? opts->max_line : 4 * 1024 * 1024, why, sizeof(why));
   if (!r) {
     bool missing = errno == ENOENT;
     snprintf(errstr, errstr_size, "%s", why);
@@ -404,34 +404,46 @@ oc_err_t oc_scan_file(oc_scan_t *scan, oc_ruleset_t *rs, const char *path,
       continue;
     }
     if (!cur_type || strlen(cur_type->log_type) != ltn || memcmp(cur_type->log_type, lts, ltn)) {
-      cur_type = oc_scan_type(scan, lts, ltn);
+      rtype = oc_ruleset_type(rs, lts, ltn);
+      cur_type = oc_scan_type_find(scan, lts, ltn);
+      if (!cur_type && !rtype && scan->ntypes >= OC_SCAN_MAX_TYPES) {
+        /* A file naming ever more log types without rules: counted, not tracked. */
+        scan->events++;
+        scan->other_events++;
+        continue;
+      }
+      if (!cur_type) cur_type = oc_scan_type_add(scan, lts, ltn);
       if (!cur_type) {
         snprintf(errstr, errstr_size, "out of memory");
         err = OC_ERR_NOMEM;
         goto out;
       }
-      rules = oc_ruleset_for_log_type(rs, lts, ltn, &nrules);
     }
     scan->events++;
     cur_type->events++;
-    if (!nrules) continue;
+    if (!rtype) continue;
 
     oc_det_ctx_set_event(ctx, root);
     int64_t ev_us = 0;
     bool have_time = false;
-    for (size_t i = 0; i < nrules; i++) {
-      if (!oc_rule_matches(rules[i], ctx)) continue;
-      if (!have_time) {
-        const oc_json_t *et = oc_json_getn(root, "p_event_time", 12);
-        if (!et || et->type != OC_JSON_STRING || !oc_time_parse_rfc3339(et->s, et->len, &ev_us)) {
-          ev_us = opts->default_time_us;
-          scan->no_time++;
+    const oc_rule_span_t *spans;
+    size_t nspans = oc_ruleset_candidates(rs, rtype, ctx, &spans);
+    for (size_t s = 0; s < nspans; s++) {
+      for (size_t i = 0; i < spans[s].n; i++) {
+        const oc_rule_t *rule = spans[s].rules[i];
+        if (!oc_rule_matches(rule, ctx)) continue;
+        if (!have_time) {
+          const oc_json_t *et = oc_json_getn(root, "p_event_time", 12);
+          if (!et || et->type != OC_JSON_STRING || !oc_time_parse_rfc3339(et->s, et->len, &ev_us)) {
+            ev_us = opts->default_time_us;
+            scan->no_time++;
+          }
+          have_time = true;
         }
-        have_time = true;
+        err = oc_scan_match(scan, opts, ctx, cur_type, rule, line, len, root, ev_us, errstr,
+                            errstr_size);
+        if (err != OC_OK) goto out;
       }
-      err = oc_scan_match(scan, opts, ctx, cur_type, rules[i], line, len, root, ev_us, errstr,
-                          errstr_size);
-      if (err != OC_OK) goto out;
     }
   }
   if (opts->lake_root) err = oc_scan_commit(scan, errstr, errstr_size);

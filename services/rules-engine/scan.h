@@ -23,9 +23,10 @@
 #include "services/rules-engine/ruleset.h"
 
 #define OC_SCAN_MAX_SAMPLES 5
-#define OC_SCAN_SAMPLE_GROUP_BYTES (256 * 1024)     /* samples of one group */
+#define OC_SCAN_SAMPLE_GROUP_BYTES (256 * 1024)      /* samples of one group */
 #define OC_SCAN_SAMPLE_FILE_BYTES (64 * 1024 * 1024) /* samples of one file */
 #define OC_SCAN_ARENA_LINES 256
+#define OC_SCAN_MAX_TYPES 256 /* log types tracked per file (more only when they have rules) */
 
 typedef struct oc_match_group {
   const oc_rule_t *rule; /* borrowed from the rule set */
@@ -77,6 +78,7 @@ typedef struct oc_scan {
   oc_scan_output_t *outputs;
   size_t noutputs;
   uint64_t lines, events, matches;
+  uint64_t other_events; /* events of untracked log types (past OC_SCAN_MAX_TYPES, no rules) */
   uint64_t bad_json, not_object, too_long, no_log_type, no_time;
   char first_error[256]; /* the first bad line's reason, "" when none */
   /* internals */

@@ -68,8 +68,8 @@ oc_title_t *oc_title_compile(oc_arena_t *a, oc_det_keys_t *keys, const char *tmp
       return NULL;
     }
     memset(&parts[n], 0, sizeof(parts[n]));
-    if (!oc_det_path_compile(a, keys, OC_DET_PATH_KEYPATH, p, (size_t)(e - p), &parts[n].path,
-                             why, sizeof(why))) {
+    if (!oc_det_path_compile(a, keys, OC_DET_PATH_KEYPATH, p, (size_t)(e - p), &parts[n].path, why,
+                             sizeof(why))) {
       snprintf(errstr, errstr_size, "AlertTitle placeholder: %s", why);
       return NULL;
     }

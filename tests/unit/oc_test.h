@@ -8,32 +8,31 @@
 
 static int oc_test_failures_;
 
-#define OC_CHECK(cond)                                                                    \
-  do {                                                                                    \
-    if (!(cond)) {                                                                        \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);          \
-      oc_test_failures_++;                                                                \
-    }                                                                                     \
+#define OC_CHECK(cond)                                                         \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
+      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+      oc_test_failures_++;                                                     \
+    }                                                                          \
   } while (0)
 
-#define OC_CHECK_STR(a, b)                                                                \
-  do {                                                                                    \
-    const char *a_ = (a), *b_ = (b);                                                      \
-    if (!a_ || !b_ || strcmp(a_, b_) != 0) {                                              \
+#define OC_CHECK_STR(a, b)                                                               \
+  do {                                                                                   \
+    const char *a_ = (a), *b_ = (b);                                                     \
+    if (!a_ || !b_ || strcmp(a_, b_) != 0) {                                             \
       fprintf(stderr, "%s:%d: %s == %s: \"%s\" != \"%s\"\n", __FILE__, __LINE__, #a, #b, \
-              a_ ? a_ : "(null)", b_ ? b_ : "(null)");                                    \
-      oc_test_failures_++;                                                                \
-    }                                                                                     \
+              a_ ? a_ : "(null)", b_ ? b_ : "(null)");                                   \
+      oc_test_failures_++;                                                               \
+    }                                                                                    \
   } while (0)
 
-#define OC_CHECK_INT(a, b)                                                                \
-  do {                                                                                    \
-    long long a_ = (long long)(a), b_ = (long long)(b);                                   \
-    if (a_ != b_) {                                                                       \
-      fprintf(stderr, "%s:%d: %s == %s: %lld != %lld\n", __FILE__, __LINE__, #a, #b, a_,  \
-              b_);                                                                        \
-      oc_test_failures_++;                                                                \
-    }                                                                                     \
+#define OC_CHECK_INT(a, b)                                                                    \
+  do {                                                                                        \
+    long long a_ = (long long)(a), b_ = (long long)(b);                                       \
+    if (a_ != b_) {                                                                           \
+      fprintf(stderr, "%s:%d: %s == %s: %lld != %lld\n", __FILE__, __LINE__, #a, #b, a_, b_); \
+      oc_test_failures_++;                                                                    \
+    }                                                                                         \
   } while (0)
 
 typedef struct {
@@ -41,7 +40,8 @@ typedef struct {
   void (*fn)(void);
 } oc_test_case_t;
 
-#define OC_TEST(fn) {#fn, fn}
+#define OC_TEST(fn) \
+  { #fn, fn }
 
 static inline int oc_test_main(const oc_test_case_t *cases, size_t n) {
   int passed = 0, failed = 0;
@@ -60,10 +60,10 @@ static inline int oc_test_main(const oc_test_case_t *cases, size_t n) {
   return failed ? 1 : 0;
 }
 
-#define OC_TEST_MAIN(...)                                                                 \
-  int main(void) {                                                                        \
-    static const oc_test_case_t cases_[] = {__VA_ARGS__};                                 \
-    return oc_test_main(cases_, sizeof(cases_) / sizeof(cases_[0]));                      \
+#define OC_TEST_MAIN(...)                                            \
+  int main(void) {                                                   \
+    static const oc_test_case_t cases_[] = {__VA_ARGS__};            \
+    return oc_test_main(cases_, sizeof(cases_) / sizeof(cases_[0])); \
   }
 
 #endif

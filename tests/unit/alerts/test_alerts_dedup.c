@@ -274,10 +274,12 @@ static void test_match_check_accepts_and_normalizes(void) {
 
   fixture(&f);
   f.g.severity[0] = '\0';
+  f.g.title[0] = '\0';
   f.g.match_count = 0;
   f.g.last_event_time_us = 0;
   OC_CHECK(oc_fwd_match_check(&f.g, err, sizeof(err)));
   OC_CHECK_STR(f.g.severity, "INFO");
+  OC_CHECK_STR(f.g.title, "AWS.Root");
   OC_CHECK_INT(f.g.match_count, 1);
   OC_CHECK_INT(f.g.last_event_time_us, T0);
 }
@@ -366,16 +368,13 @@ static void test_outbox_unhex(void) {
   oc_buf_deinit(&b);
 }
 
-OC_TEST_MAIN(OC_TEST(test_first_match_opens_window_and_creates),
-             OC_TEST(test_forty_matches_one_alert), OC_TEST(test_window_boundary_is_event_time),
-             OC_TEST(test_window_measured_from_start_not_last_event),
-             OC_TEST(test_late_match_joins_current_window),
-             OC_TEST(test_threshold_holds_until_reached),
-             OC_TEST(test_threshold_three_of_five_stays_held),
-             OC_TEST(test_threshold_reached_by_one_group),
-             OC_TEST(test_held_window_expires_and_restarts_count),
-             OC_TEST(test_defaults_and_bounds), OC_TEST(test_keys_and_alert_ids),
-             OC_TEST(test_match_check_accepts_and_normalizes),
-             OC_TEST(test_match_check_cuts_dedup_at_utf8_boundary),
-             OC_TEST(test_match_check_rejects), OC_TEST(test_json_helpers),
-             OC_TEST(test_outbox_unhex))
+OC_TEST_MAIN(
+    OC_TEST(test_first_match_opens_window_and_creates), OC_TEST(test_forty_matches_one_alert),
+    OC_TEST(test_window_boundary_is_event_time),
+    OC_TEST(test_window_measured_from_start_not_last_event),
+    OC_TEST(test_late_match_joins_current_window), OC_TEST(test_threshold_holds_until_reached),
+    OC_TEST(test_threshold_three_of_five_stays_held), OC_TEST(test_threshold_reached_by_one_group),
+    OC_TEST(test_held_window_expires_and_restarts_count), OC_TEST(test_defaults_and_bounds),
+    OC_TEST(test_keys_and_alert_ids), OC_TEST(test_match_check_accepts_and_normalizes),
+    OC_TEST(test_match_check_cuts_dedup_at_utf8_boundary), OC_TEST(test_match_check_rejects),
+    OC_TEST(test_json_helpers), OC_TEST(test_outbox_unhex))

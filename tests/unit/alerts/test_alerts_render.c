@@ -29,8 +29,8 @@ static void test_golden_full_alert(void) {
   al.severity = "HIGH";
   al.dedup = "123456789012";
   al.event_count = 40;
-  al.first_event_time_us = INT64_C(1793527200000000);     /* 2026-11-01T10:00:00Z */
-  al.last_event_time_us = INT64_C(1793528955123456);      /* 2026-11-01T10:29:15.123456Z */
+  al.first_event_time_us = INT64_C(1793527200000000); /* 2026-11-01T10:00:00Z */
+  al.last_event_time_us = INT64_C(1793528955123456);  /* 2026-11-01T10:29:15.123456Z */
   al.created_at_us = INT64_C(1793530000000001);
   al.log_type = "AWS.CloudTrail";
   al.alert_context_json = "{ \"ip\" : \"198.51.100.7\", \"tags\": [\"a\"] }";

@@ -35,10 +35,10 @@ static void test_two_types_by_required_fields(void) {
   OC_CHECK_STR(classify(types, 2, "{\"method\":\"GET\",\"path\":\"/\",\"status\":200}", &et, &why),
                "App.Web");
   OC_CHECK_INT(et, 1000); /* no time field in the event: parse time */
-  OC_CHECK_STR(classify(types, 2,
-                        "{\"user\":\"bob\",\"result\":\"ok\",\"when\":\"2026-11-01T10:00:00Z\"}",
-                        &et, &why),
-               "App.Auth");
+  OC_CHECK_STR(
+      classify(types, 2, "{\"user\":\"bob\",\"result\":\"ok\",\"when\":\"2026-11-01T10:00:00Z\"}",
+               &et, &why),
+      "App.Auth");
   OC_CHECK_INT(et, INT64_C(1793527200000000));
   /* both match: the more specific type (more required fields) wins, whatever the order */
   OC_CHECK_STR(classify(types, 2,
@@ -52,9 +52,9 @@ static void test_two_types_by_required_fields(void) {
   OC_CHECK_STR(classify(types, 2, "{\"something\":\"else\"}", &et, &why), "(none)");
   OC_CHECK_INT(why, OC_LT_MISSING_FIELD);
   /* a present but malformed time rejects the type */
-  OC_CHECK_STR(classify(types, 2, "{\"user\":\"bob\",\"result\":\"ok\",\"when\":\"yesterday\"}",
-                        &et, &why),
-               "(none)");
+  OC_CHECK_STR(
+      classify(types, 2, "{\"user\":\"bob\",\"result\":\"ok\",\"when\":\"yesterday\"}", &et, &why),
+      "(none)");
   OC_CHECK_INT(why, OC_LT_BAD_TIME);
   OC_CHECK_STR(classify(types, 2, "{\"user\":\"bob\",\"result\":\"ok\",\"when\":12}", &et, &why),
                "(none)");
@@ -105,11 +105,12 @@ static void test_cloudtrail_builtin(void) {
                                   "\"n\",\"awsRegion\":\"r\",\"eventID\":\"e\"}"),
                                 5, &et),
                OC_LT_MISSING_FIELD);
-  OC_CHECK_INT(oc_logtype_match(ct,
-                                J("{\"eventVersion\":\"1.08\",\"eventTime\":\"bad\",\"eventSource\":"
-                                  "\"s\",\"eventName\":\"n\",\"awsRegion\":\"r\",\"eventID\":\"e\"}"),
-                                5, &et),
-               OC_LT_BAD_TIME);
+  OC_CHECK_INT(
+      oc_logtype_match(ct,
+                       J("{\"eventVersion\":\"1.08\",\"eventTime\":\"bad\",\"eventSource\":"
+                         "\"s\",\"eventName\":\"n\",\"awsRegion\":\"r\",\"eventID\":\"e\"}"),
+                       5, &et),
+      OC_LT_BAD_TIME);
   oc_logtypes_destroy(reg);
   oc_arena_reset(&arena);
 }
@@ -130,9 +131,9 @@ static void test_add_validation(void) {
   OC_CHECK_INT(oc_logtypes_add(reg, "", NULL, NULL, 0, err, sizeof(err)), OC_ERR_INVALID);
   OC_CHECK_INT(oc_logtypes_add(reg, "X.Bad", NULL, bad_path, 1, err, sizeof(err)), OC_ERR_INVALID);
   OC_CHECK_INT(oc_logtypes_add(reg, "X.Bad", ".x", NULL, 0, err, sizeof(err)), OC_ERR_INVALID);
-  OC_CHECK_INT(oc_logtypes_add(reg, "X.Many", NULL, many, OC_LOGTYPE_MAX_REQUIRED + 1, err,
-                               sizeof(err)),
-               OC_ERR_LIMIT);
+  OC_CHECK_INT(
+      oc_logtypes_add(reg, "X.Many", NULL, many, OC_LOGTYPE_MAX_REQUIRED + 1, err, sizeof(err)),
+      OC_ERR_LIMIT);
   OC_CHECK_INT(oc_logtypes_count(reg), 2);
   const oc_logtype_t *t = oc_logtypes_find(reg, "X.Ok");
   OC_CHECK(t && t->nrequired == 2 && strcmp(t->event_time_field, "a.b") == 0 && !t->builtin);

@@ -94,10 +94,11 @@ static void test_custom_golden(void) {
            "\"p_parse_time\":\"2026-11-28 16:37:40.123456000\",\"p_source_id\":\"ct\","
            "\"p_source_label\":\"FW\"}",
            rowid);
-  const char *got = run("{\"ts\":\"2026-11-01T10:00:00.5+02:00\",\"action\":\"deny\",\"src\":{"
-                        "\"ip\":\"10.0.0.1\",\"port\":443},\"msg\":\"line1\\nline2 \\u0001 "
-                        "\\u2028 \\u00e9\"}",
-                        types, 2, "FW", 12);
+  const char *got =
+      run("{\"ts\":\"2026-11-01T10:00:00.5+02:00\",\"action\":\"deny\",\"src\":{"
+          "\"ip\":\"10.0.0.1\",\"port\":443},\"msg\":\"line1\\nline2 \\u0001 "
+          "\\u2028 \\u00e9\"}",
+          types, 2, "FW", 12);
   OC_CHECK_STR(got, expect);
   OC_CHECK(strchr(got, '\n') == NULL);
   /* no event-time field: p_event_time is the parse time */

@@ -156,7 +156,8 @@ static void test_bad_lines_are_counted_and_the_rest_processed(void) {
   oc_objproc_t *p = new_proc(100000, 1 << 20, m);
   oc_buf_init(&b);
   ct_lines(&b, 0, 100, 1);
-  oc_buf_puts(&b, "{\"eventName\": \"bad \xff\xfe utf8\", \"eventTime\": \"2026-11-01T10:00:00Z\"}\n");
+  oc_buf_puts(&b,
+              "{\"eventName\": \"bad \xff\xfe utf8\", \"eventTime\": \"2026-11-01T10:00:00Z\"}\n");
   ct_lines(&b, 100, 100, 1);
   oc_buf_puts(&b, "{\"pad\": \"");
   for (int i = 0; i < 5 * 1024 * 1024; i++)
@@ -224,7 +225,8 @@ static void test_bad_lines_are_counted_and_the_rest_processed(void) {
     OC_CHECK(oc_json_is_string(oc_json_get(v, "raw")));
     if (oc_json_streq(oc_json_get(v, "reason"), "line_too_long")) {
       seen_long = 1;
-      OC_CHECK(oc_json_get(v, "raw_truncated") && oc_json_get(v, "raw_truncated")->type == OC_JSON_TRUE);
+      OC_CHECK(oc_json_get(v, "raw_truncated") &&
+               oc_json_get(v, "raw_truncated")->type == OC_JSON_TRUE);
       OC_CHECK_INT(oc_json_get(v, "raw")->len, 64 * 1024);
       int64_t line;
       OC_CHECK(oc_json_int64(oc_json_get(v, "line"), &line) && line == 202);
@@ -245,6 +247,59 @@ static void test_bad_lines_are_counted_and_the_rest_processed(void) {
   tl_lines_free(&q);
   oc_objproc_destroy(p);
   oc_metrics_destroy(m);
+  oc_buf_deinit(&b);
+}
+
+static void test_bad_records_are_counted_and_the_rest_processed(void) {
+  oc_buf_t b;
+  size_t gzlen;
+  oc_objproc_result_t res;
+  oc_objproc_t *p = new_proc(100000, 64 * 1024, NULL);
+  oc_buf_init(&b);
+  oc_buf_puts(&b, "{\"Records\":[");
+  ct_event(&b, 0, 0);
+  oc_buf_puts(&b, ",{\"eventName\":\"bad \xff utf8\"},");
+  for (int i = 0; i < 10000; i++)
+    oc_buf_putc(&b, '[');
+  for (int i = 0; i < 10000; i++)
+    oc_buf_putc(&b, ']');
+  oc_buf_puts(&b, ",{\"pad\":\"");
+  for (int i = 0; i < 100000; i++)
+    oc_buf_putc(&b, i % 50 ? 'x' : '}');
+  oc_buf_puts(&b, "\"},5,{\"eventName\":\"x\"},");
+  ct_event(&b, 6, 1);
+  oc_buf_puts(&b, "]}");
+  unsigned char *gz = tl_gzip(b.data, b.len, &gzlen);
+  put("logs", "badrecords.json.gz", gz, gzlen);
+  OC_CHECK_INT(run(p, "logs", "badrecords.json.gz", "e1", &res), OC_OK);
+  OC_CHECK(res.records_form);
+  OC_CHECK_INT(res.events, 2);
+  OC_CHECK_INT(res.lines, 7);
+  OC_CHECK_INT(res.rejected_by[OC_REJ_INVALID_UTF8], 1);
+  OC_CHECK_INT(res.first_line[OC_REJ_INVALID_UTF8], 2);
+  OC_CHECK_INT(res.rejected_by[OC_REJ_MAX_DEPTH], 1);
+  OC_CHECK_INT(res.first_line[OC_REJ_MAX_DEPTH], 3);
+  OC_CHECK_INT(res.rejected_by[OC_REJ_LINE_TOO_LONG], 1);
+  OC_CHECK_INT(res.first_line[OC_REJ_LINE_TOO_LONG], 4);
+  OC_CHECK_INT(res.rejected_by[OC_REJ_NOT_OBJECT], 1);
+  OC_CHECK_INT(res.rejected_by[OC_REJ_NO_LOG_TYPE], 1);
+  OC_CHECK_INT(res.rejected, 5);
+  /* a broken structure after good records: those are kept, one rejection for the rest */
+  oc_buf_reset(&b);
+  oc_buf_puts(&b, "{\"Records\":[");
+  ct_event(&b, 0, 0);
+  oc_buf_putc(&b, ',');
+  ct_event(&b, 1, 0);
+  oc_buf_puts(&b, " x ");
+  ct_event(&b, 2, 0);
+  oc_buf_puts(&b, "]}");
+  put("logs", "broken.json", b.data, b.len);
+  OC_CHECK_INT(run(p, "logs", "broken.json", "e1", &res), OC_OK);
+  OC_CHECK_INT(res.events, 2);
+  OC_CHECK_INT(res.rejected_by[OC_REJ_INVALID_JSON], 1);
+  OC_CHECK_INT(file_rows(&res), 2);
+  free(gz);
+  oc_objproc_destroy(p);
   oc_buf_deinit(&b);
 }
 
@@ -475,7 +530,8 @@ static void test_two_log_types_in_one_object(void) {
   oc_buf_init(&b);
   for (int i = 0; i < 40; i++) {
     if (i % 4 == 0)
-      oc_buf_appendf(&b, "{\"ts\":\"2026-11-02T03:04:05Z\",\"action\":\"deny\",\"src\":\"10.0.0.%d\"}\n", i);
+      oc_buf_appendf(
+          &b, "{\"ts\":\"2026-11-02T03:04:05Z\",\"action\":\"deny\",\"src\":\"10.0.0.%d\"}\n", i);
     else
       ct_lines(&b, i, 1, 1);
   }
@@ -522,6 +578,7 @@ static void teardown(void) {
 
 OC_TEST_MAIN(OC_TEST(setup), OC_TEST(test_good_file),
              OC_TEST(test_bad_lines_are_counted_and_the_rest_processed),
+             OC_TEST(test_bad_records_are_counted_and_the_rest_processed),
              OC_TEST(test_truncated_gzip), OC_TEST(test_corrupt_and_truncated_zstd),
              OC_TEST(test_unsafe_keys_are_refused),
              OC_TEST(test_records_and_lines_give_identical_rows),

@@ -147,12 +147,9 @@ static void test_broken_structure(void) {
     const char *doc;
     int good;
   } cases[] = {
-      {"{\"Records\":[{\"a\":1} {\"b\":2}]}", 1},
-      {"{\"Records\":[{\"a\":1},{\"b\":2}", 2},
-      {"{\"Records\":[{\"a\":1},{\"b\":", 1},
-      {"{\"Records\":[{\"a\":1}]} garbage", 1},
-      {"{\"Records\" [{\"a\":1}]}", 0},
-      {"{\"Records\":[,]}", 0},
+      {"{\"Records\":[{\"a\":1} {\"b\":2}]}", 1}, {"{\"Records\":[{\"a\":1},{\"b\":2}", 2},
+      {"{\"Records\":[{\"a\":1},{\"b\":", 1},     {"{\"Records\":[{\"a\":1}]} garbage", 1},
+      {"{\"Records\" [{\"a\":1}]}", 0},           {"{\"Records\":[,]}", 0},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     oc_records_t rs;

@@ -63,9 +63,9 @@ static void test_bad_json(void) {
   oc_notif_list_t l;
   char err[512];
   static const char *bad[] = {
-      "{\"Records\":[",                                      /* truncated */
-      "{\"Records\":{}}",                                    /* not an array */
-      "{\"Records\":[{\"eventName\":\"ObjectCreated:Put\"}]}", /* no s3 */
+      "{\"Records\":[",                                                       /* truncated */
+      "{\"Records\":{}}",                                                     /* not an array */
+      "{\"Records\":[{\"eventName\":\"ObjectCreated:Put\"}]}",                /* no s3 */
       "{\"Records\":[{\"s3\":{\"bucket\":{\"name\":\"b\"},\"object\":{}}}]}", /* no key */
       "{\"Records\":[{\"s3\":{\"bucket\":{},\"object\":{\"key\":\"k\"}}}]}",  /* no bucket */
       "{\"Records\":[{\"s3\":{\"bucket\":{\"name\":\"b\"},\"object\":{\"key\":\"a%zz\"}}}]}",
@@ -88,7 +88,8 @@ static void test_bad_json(void) {
   /* a key past the limit */
   size_t n = OC_NOTIF_KEY_MAX + 100;
   char *big = malloc(n + 200);
-  int off = snprintf(big, n + 200, "{\"Records\":[{\"s3\":{\"bucket\":{\"name\":\"b\"},\"object\":{\"key\":\"");
+  int off = snprintf(big, n + 200,
+                     "{\"Records\":[{\"s3\":{\"bucket\":{\"name\":\"b\"},\"object\":{\"key\":\"");
   memset(big + off, 'k', n);
   strcpy(big + off + n, "\"}}}]}");
   OC_CHECK_INT(decode_str(big, &l, err, sizeof(err)), OC_ERR_DECODE);
@@ -161,8 +162,7 @@ static void test_protobuf(void) {
   OC_CHECK_INT(oc_notif_decode(&arena, buf, len - 3, 0, &l, err, sizeof(err)), OC_ERR_DECODE);
   /* garbage */
   const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0x01, 0x02};
-  OC_CHECK_INT(oc_notif_decode(&arena, junk, sizeof(junk), 0, &l, err, sizeof(err)),
-               OC_ERR_DECODE);
+  OC_CHECK_INT(oc_notif_decode(&arena, junk, sizeof(junk), 0, &l, err, sizeof(err)), OC_ERR_DECODE);
   /* decodes, but names no object */
   Ocelot__V1__ObjectNotification empty = OCELOT__V1__OBJECT_NOTIFICATION__INIT;
   empty.size = 5;
@@ -196,5 +196,5 @@ static void teardown(void) {
 }
 
 OC_TEST_MAIN(OC_TEST(setup), OC_TEST(test_s3_records), OC_TEST(test_url_decode),
-             OC_TEST(test_bad_json), OC_TEST(test_test_event_and_wrappers),
-             OC_TEST(test_protobuf), OC_TEST(test_record_limit), OC_TEST(teardown))
+             OC_TEST(test_bad_json), OC_TEST(test_test_event_and_wrappers), OC_TEST(test_protobuf),
+             OC_TEST(test_record_limit), OC_TEST(teardown))
