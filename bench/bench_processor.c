@@ -7,8 +7,7 @@
  *
  *   bench_processor [-n EVENTS] [--keep] [--dir DIR]
  *
- * The build links benchmarks with liboc only, so the processor's modules are compiled
- * into this program directly. */
+ * It links the log-processor's library (bench/CMakeLists.txt). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,12 +24,8 @@
 #include "common/buf.h"
 #include "common/timeutil.h"
 
-#include "services/log-processor/lakeset.c"
-#include "services/log-processor/logtypes.c"
-#include "services/log-processor/normalize.c"
-#include "services/log-processor/object.c"
-#include "services/log-processor/quarantine.c"
-#include "services/log-processor/records.c"
+#include "services/log-processor/object.h"
+#include "services/log-processor/processor.h"
 
 #define T0 INT64_C(1793527200) /* 2026-11-01T10:00:00Z */
 
@@ -168,7 +163,11 @@ static void run_child(const char *objroot, const char *lakeroot, const char *key
   bench_out_t o = {0};
   char err[1024];
   oc_objproc_config_t cfg = {objroot, lakeroot, 1 << 20, 64, 3, 100000};
-  oc_logtypes_t *reg = oc_logtypes_new();
+  oc_logtypes_t *reg = oc_processor_load_types(NULL, NULL, err, sizeof(err));
+  if (!reg) {
+    fprintf(stderr, "%s\n", err);
+    _exit(1);
+  }
   const oc_logtype_t *types[] = {oc_logtypes_find(reg, "AWS.CloudTrail")};
   oc_objproc_source_t src = {"bench", "Bench CloudTrail", types, 1};
   oc_objproc_result_t res;

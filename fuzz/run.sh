@@ -18,6 +18,12 @@ fi
 
 case "$TARGET" in
   json) SRCS=(fuzz/fuzz_json.c common/json.c common/arena.c common/buf.c common/timeutil.c) ;;
+  textparse) SRCS=(fuzz/fuzz_textparse.c services/log-processor/textparse.c
+      services/log-processor/csvparse.c services/log-processor/fastmatch.c
+      services/log-processor/regexparse.c common/json.c common/arena.c common/buf.c
+      -lpcre2-8 -lpthread) ;;
+  syslog) SRCS=(fuzz/fuzz_syslog.c services/log-processor/syslog.c common/timefmt.c common/json.c common/arena.c common/buf.c common/timeutil.c) ;;
+  timefmt) SRCS=(fuzz/fuzz_timefmt.c common/timefmt.c common/timeutil.c) ;;
   *) echo "fuzz/run.sh: unknown target \"$TARGET\" (known: json)" >&2; exit 2 ;;
 esac
 

@@ -17,10 +17,10 @@ static void oc_catalog_source_free(oc_catalog_source_t *s) {
   free(s->log_types);
 }
 
-oc_catalog_t *oc_catalog_new(void) {
+oc_catalog_t *oc_catalog_new(const oc_logtypes_t *managed) {
   oc_catalog_t *cat = calloc(1, sizeof(*cat));
   if (!cat) return NULL;
-  cat->types = oc_logtypes_new();
+  cat->types = oc_logtypes_new(managed);
   if (!cat->types) {
     free(cat);
     return NULL;
@@ -94,8 +94,9 @@ size_t oc_catalog_resolve(const oc_catalog_t *cat, const oc_catalog_source_t *sr
   return n;
 }
 
-oc_catalog_t *oc_catalog_load_pg(oc_pg_t *pg, oc_err_t *err, char *errstr, size_t errstr_size) {
-  oc_catalog_t *cat = oc_catalog_new();
+oc_catalog_t *oc_catalog_load_pg(oc_pg_t *pg, const oc_logtypes_t *managed, oc_err_t *err,
+                                 char *errstr, size_t errstr_size) {
+  oc_catalog_t *cat = oc_catalog_new(managed);
   PGresult *res = NULL;
   oc_arena_t a;
   char perr[256];

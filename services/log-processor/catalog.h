@@ -1,5 +1,5 @@
 /* catalog.h: the processor's snapshot of Postgres: every source (id, label, log types,
- * enabled) and every log type (the built-ins plus the log_types table). A snapshot is
+ * enabled) and every log type (the managed types plus the log_types table). A snapshot is
  * immutable; the handler replaces it whole on refresh, between objects. */
 #ifndef OC_PROC_CATALOG_H
 #define OC_PROC_CATALOG_H
@@ -27,11 +27,13 @@ typedef struct oc_catalog {
   size_t nsources;
 } oc_catalog_t;
 
-/* An empty catalog with only the built-in log types (tests build on it). */
-oc_catalog_t *oc_catalog_new(void);
+/* An empty catalog whose log types are those of managed (may be NULL; it must outlive the
+ * catalog) plus the custom ones added later. */
+oc_catalog_t *oc_catalog_new(const oc_logtypes_t *managed);
 /* Reads sources and log_types. NULL with *err (OC_ERR_UNAVAILABLE when Postgres is down)
  * and errstr on failure. */
-oc_catalog_t *oc_catalog_load_pg(oc_pg_t *pg, oc_err_t *err, char *errstr, size_t errstr_size);
+oc_catalog_t *oc_catalog_load_pg(oc_pg_t *pg, const oc_logtypes_t *managed, oc_err_t *err,
+                                 char *errstr, size_t errstr_size);
 void oc_catalog_destroy(oc_catalog_t *cat); /* accepts NULL */
 /* Adds a source (copies the strings); for tests. Keeps the sort order. */
 oc_err_t oc_catalog_add_source(oc_catalog_t *cat, const char *id, const char *label, bool enabled,

@@ -6,19 +6,10 @@
 #include "common/hash.h"
 #include "common/timeutil.h"
 
-/* The standard fields this module writes; event members with these names are dropped. */
-static const char *const oc_norm_fields[] = {
-    "p_log_type", "p_row_id", "p_event_time", "p_parse_time", "p_source_id", "p_source_label",
-};
-
+/* Panther reserves the p_ prefix: event members named p_* are dropped, so the standard
+ * fields and indicator arrays written here are never duplicated. */
 static int oc_norm_is_ours(const oc_json_t *member) {
-  if (member->key_len < 8 || member->key_len > 14 || member->key[0] != 'p' || member->key[1] != '_')
-    return 0;
-  for (size_t i = 0; i < sizeof(oc_norm_fields) / sizeof(oc_norm_fields[0]); i++)
-    if (strlen(oc_norm_fields[i]) == member->key_len &&
-        memcmp(oc_norm_fields[i], member->key, member->key_len) == 0)
-      return 1;
-  return 0;
+  return member->key_len >= 2 && member->key[0] == 'p' && member->key[1] == '_';
 }
 
 static void oc_norm_field(oc_buf_t *out, const char *name, const char *value, int *first) {
@@ -51,6 +42,7 @@ void oc_normalize_event(oc_buf_t *out, const oc_json_t *ev, const oc_norm_meta_t
   oc_norm_field(out, "p_parse_time", pt, &first);
   oc_norm_field(out, "p_source_id", m->source_id, &first);
   oc_norm_field(out, "p_source_label", m->source_label, &first);
+  if (m->indicators) oc_indset_write(m->indicators, out);
   oc_buf_putc(out, '}');
 }
 

@@ -20,6 +20,7 @@
 #include "common/lake.h"
 #include "common/log.h"
 #include "common/reader.h"
+#include "services/log-processor/classify.h"
 #include "services/log-processor/normalize.h"
 #include "services/log-processor/quarantine.h"
 #include "services/log-processor/records.h"
@@ -36,6 +37,9 @@ struct oc_objproc {
   oc_buf_t object; /* "bucket/key" */
   oc_lakeset_t set;
   oc_quarantine_t q;
+  oc_classifier_t *cls;
+  oc_indset_t ind;
+  oc_cls_out_t cls_out;
   char first_error[OC_REJ__N][OC_OBJPROC_ERR_MAX];
 };
 
@@ -74,6 +78,12 @@ oc_objproc_t *oc_objproc_new(const oc_objproc_config_t *cfg, oc_metrics_t *metri
   }
   proc->cfg = *cfg;
   proc->metrics = metrics;
+  proc->cls = oc_classifier_new(cfg->max_depth, errstr, errstr_size);
+  if (!proc->cls) {
+    free(proc);
+    return NULL;
+  }
+  oc_indset_init(&proc->ind);
   oc_arena_init(&proc->arena, OC_OBJPROC_ARENA_CHUNK);
   oc_buf_init(&proc->out);
   oc_buf_init(&proc->object);
@@ -97,12 +107,18 @@ oc_objproc_t *oc_objproc_new(const oc_objproc_config_t *cfg, oc_metrics_t *metri
 
 void oc_objproc_destroy(oc_objproc_t *proc) {
   if (!proc) return;
+  oc_classifier_destroy(proc->cls);
+  oc_indset_deinit(&proc->ind);
   oc_lakeset_deinit(&proc->set);
   oc_quarantine_deinit(&proc->q);
   oc_buf_deinit(&proc->out);
   oc_buf_deinit(&proc->object);
   oc_arena_deinit(&proc->arena);
   free(proc);
+}
+
+void oc_objproc_forget_types(oc_objproc_t *proc) {
+  oc_classifier_forget(proc->cls);
 }
 
 size_t oc_objproc_quarantine_files(const oc_objproc_t *proc, const char *const **keys) {
@@ -140,73 +156,48 @@ static oc_err_t oc_run_reject(oc_run_t *run, oc_reject_t why, uint64_t line_no, 
   return err;
 }
 
-/* Nesting depth of a JSON text beyond max? Used only to name a parse failure. */
-static bool oc_run_too_deep(const char *s, size_t n, int max) {
-  int depth = 0;
-  bool in_str = false, esc = false;
-  for (size_t i = 0; i < n; i++) {
-    char c = s[i];
-    if (in_str) {
-      if (esc)
-        esc = false;
-      else if (c == '\\')
-        esc = true;
-      else if (c == '"')
-        in_str = false;
-    } else if (c == '"') {
-      in_str = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > max) return true;
-    } else if (c == '}' || c == ']') {
-      depth--;
-    }
-  }
-  return false;
-}
-
 static bool oc_run_blank(const char *s, size_t n) {
   for (size_t i = 0; i < n; i++)
     if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r') return false;
   return true;
 }
 
+static const oc_reject_t oc_cls_rejects[] = {
+    [OC_CLS_INVALID_UTF8] = OC_REJ_INVALID_UTF8, [OC_CLS_INVALID_JSON] = OC_REJ_INVALID_JSON,
+    [OC_CLS_MAX_DEPTH] = OC_REJ_MAX_DEPTH,       [OC_CLS_NOT_OBJECT] = OC_REJ_NOT_OBJECT,
+    [OC_CLS_BAD_TIME] = OC_REJ_BAD_EVENT_TIME,   [OC_CLS_NO_TYPE] = OC_REJ_NO_LOG_TYPE,
+};
+
 /* One line or record: parse, classify, normalize, append. */
 static oc_err_t oc_run_line(oc_run_t *run, const char *line, size_t len, uint64_t line_no) {
   oc_objproc_t *proc = run->proc;
   const oc_objproc_source_t *src = run->src;
-  char perr[256], rowid[33];
-  const oc_json_t *ev;
+  char rowid[33];
   const oc_logtype_t *lt;
-  oc_lt_result_t why;
-  int64_t event_time_us = run->parse_time_us;
+  int64_t event_time_us;
   oc_err_t err;
   oc_norm_meta_t meta;
+  oc_cls_out_t *co = &proc->cls_out;
+  oc_cls_result_t cr;
 
   run->res->lines++;
   oc_arena_reset(&proc->arena);
-  ev = oc_json_parse(&proc->arena, line, len, proc->cfg.max_depth, perr, sizeof(perr));
-  if (!ev) {
-    oc_reject_t r = OC_REJ_INVALID_JSON;
-    if (oc_utf8_valid_prefix(line, len) != len)
-      r = OC_REJ_INVALID_UTF8;
-    else if (oc_run_too_deep(line, len, proc->cfg.max_depth))
-      r = OC_REJ_MAX_DEPTH;
-    else if (strstr(perr, "out of memory"))
-      return OC_ERR_NOMEM;
-    return oc_run_reject(run, r, line_no, perr, line, len, len, false);
+  oc_indset_reset(&proc->ind);
+  cr = oc_classifier_line(proc->cls, &proc->arena, line, len, run->res->records_form,
+                          run->parse_time_us, &proc->ind, co);
+  if (cr == OC_CLS_SKIP) {
+    run->res->lines--; /* a header line is not an event */
+    return OC_OK;
   }
-  if (ev->type != OC_JSON_OBJECT)
-    return oc_run_reject(run, OC_REJ_NOT_OBJECT, line_no, "the line is not a JSON object", line,
-                         len, len, false);
-  lt = oc_logtypes_classify(src->types, src->ntypes, ev, run->parse_time_us, &event_time_us, &why);
-  if (!lt) {
-    if (why == OC_LT_BAD_TIME)
-      return oc_run_reject(run, OC_REJ_BAD_EVENT_TIME, line_no,
-                           "the event time field is not an RFC 3339 time", line, len, len, false);
-    return oc_run_reject(run, OC_REJ_NO_LOG_TYPE, line_no,
-                         "the event lacks a required field of every log type of the source", line,
-                         len, len, false);
+  if (cr == OC_CLS_NOMEM) {
+    snprintf(run->errstr, run->errstr_size, "could not parse a line: out of memory");
+    return OC_ERR_NOMEM;
   }
+  if (cr != OC_CLS_OK) {
+    return oc_run_reject(run, oc_cls_rejects[cr], line_no, co->error, line, len, len, false);
+  }
+  lt = co->type;
+  event_time_us = co->event_time_us;
   oc_normalize_row_id(rowid, src->id, proc->object.data, proc->object.len, run->etag, line_no);
   meta.log_type = lt->name;
   meta.row_id = rowid;
@@ -214,7 +205,8 @@ static oc_err_t oc_run_line(oc_run_t *run, const char *line, size_t len, uint64_
   meta.parse_time_us = run->parse_time_us;
   meta.source_id = src->id;
   meta.source_label = src->label;
-  oc_normalize_event(&proc->out, ev, &meta);
+  meta.indicators = &proc->ind;
+  oc_normalize_event(&proc->out, co->ev, &meta);
   if (!oc_buf_ok(&proc->out)) {
     snprintf(run->errstr, run->errstr_size, "could not normalize an event: out of memory");
     return OC_ERR_NOMEM;
@@ -235,12 +227,12 @@ static oc_err_t oc_run_line(oc_run_t *run, const char *line, size_t len, uint64_
 static oc_err_t oc_run_stream(oc_run_t *run, oc_reader_t *r) {
   oc_objproc_t *proc = run->proc;
   oc_records_t rs;
-  bool ct = false;
+  bool json = false;
   oc_err_t err = OC_OK;
   for (size_t i = 0; i < run->src->ntypes; i++)
-    if (run->src->types[i] && strcmp(run->src->types[i]->name, OC_LOGTYPE_CLOUDTRAIL) == 0)
-      ct = true;
-  run->res->records_form = ct && oc_records_detect(r);
+    if (run->src->types[i] && run->src->types[i]->schema->parser.kind == OC_PARSER_JSON) json = true;
+  /* The {"Records":[...]} file form (CloudTrail's, and any JSON type's). */
+  run->res->records_form = json && oc_records_detect(r);
   oc_records_init(&rs, r, proc->cfg.max_line);
   for (;;) {
     const char *line;
@@ -420,6 +412,13 @@ oc_err_t oc_objproc_run(oc_objproc_t *proc, const oc_objproc_source_t *src, cons
   oc_lakeset_begin(&proc->set, base);
   oc_quarantine_begin(&proc->q, base, src->id, proc->object.data, proc->object.len, parse_time_us);
 
+  if (oc_classifier_begin(proc->cls, src->types, src->ntypes, errstr, errstr_size) != OC_OK) {
+    char why[600];
+    snprintf(why, sizeof(why), "no usable log type for source \"%s\": %s", src->id,
+             errstr_size && errstr[0] ? errstr : "none given");
+    snprintf(errstr, errstr_size, "%s", why);
+    return OC_ERR_INVALID;
+  }
   err = oc_run_open(&run, bucket, key, &r);
   if (err == OC_ERR_EOF) { /* refused whole: counted, logged, quarantined, done */
     res->object_rejected = true;

@@ -96,6 +96,10 @@ oc_err_t oc_objproc_run(oc_objproc_t *proc, const oc_objproc_source_t *src, cons
                         const char *key, const char *etag, int64_t parse_time_us,
                         oc_objproc_result_t *res, char *errstr, size_t errstr_size);
 
+/* Drops the parsers compiled from the log types of earlier runs: call it before the
+ * schemas they came from are freed (a catalog refresh). */
+void oc_objproc_forget_types(oc_objproc_t *proc);
+
 /* The quarantine files the last run committed (relative lake keys). */
 size_t oc_objproc_quarantine_files(const oc_objproc_t *proc, const char *const **keys);
 

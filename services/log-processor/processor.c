@@ -28,11 +28,16 @@ const oc_cfgdef_t oc_processor_cfgdefs[] = {
      "rows per lake file; a partition with more rows continues in the next file"},
     {"OCELOT_SOURCES_REFRESH_MS", OC_CFG_INT, "10000", 100, 3600000,
      "how often the sources and log types are re-read from Postgres"},
+    {"OCELOT_SCHEMAS_DIR", OC_CFG_STR, "", 0, 0,
+     "directory of the managed log-type schema files (default: the bundled schemas/)"},
+    {"OCELOT_CUSTOM_SCHEMAS_DIR", OC_CFG_STR, "", 0, 0,
+     "directory of custom log-type schema files (Custom.*), loaded at start; empty = none"},
 };
 const size_t oc_processor_ncfgdefs = sizeof(oc_processor_cfgdefs) / sizeof(oc_processor_cfgdefs[0]);
 
 typedef struct {
   oc_objproc_t *proc;
+  oc_logtypes_t *managed; /* bundled and directory schemas, loaded once */
   oc_catalog_t *cat;
   int64_t refresh_us;
   int64_t last_attempt_us; /* monotonic; 0 = never */
@@ -53,7 +58,7 @@ static oc_err_t oc_processor_refresh(oc_processor_t *p, oc_svc_t *svc, bool forc
     if (force ? age < OC_PROC_MISS_REFRESH_US : (p->cat && age < p->refresh_us)) return p->last_err;
   }
   p->last_attempt_us = now;
-  cat = oc_catalog_load_pg(oc_svc_pg(svc), &err, errstr, sizeof(errstr));
+  cat = oc_catalog_load_pg(oc_svc_pg(svc), p->managed, &err, errstr, sizeof(errstr));
   if (!cat) {
     if (p->last_err == OC_OK || now - p->last_log_us > OC_PROC_LOG_EVERY_US) {
       oc_log_kv(OC_LOG_WARN, "could not read sources and log types", "error", errstr, NULL);
@@ -63,10 +68,46 @@ static oc_err_t oc_processor_refresh(oc_processor_t *p, oc_svc_t *svc, bool forc
     return p->last_err;
   }
   if (p->last_err != OC_OK) oc_log(OC_LOG_INFO, "sources and log types read again");
+  oc_objproc_forget_types(p->proc); /* parsers built from the old custom schemas */
   oc_catalog_destroy(p->cat);
   p->cat = cat;
   p->last_err = OC_OK;
   return OC_OK;
+}
+
+oc_logtypes_t *oc_processor_load_types(const char *managed_dir, const char *custom_dir, char *errstr,
+                                       size_t errstr_size) {
+  oc_logtypes_t *lt = oc_logtypes_new(NULL);
+  size_t loaded = 0, failed = 0, cloaded = 0, cfailed = 0;
+  char n1[24], n2[24], n3[24], n4[24];
+  if (!lt) {
+    snprintf(errstr, errstr_size, "could not load log types: out of memory");
+    return NULL;
+  }
+  if (!managed_dir || !managed_dir[0]) managed_dir = oc_logtypes_default_dir();
+  /* Managed schemas that do not load are a packaging error: refuse to start. */
+  if (oc_logtypes_load_dir(lt, managed_dir, true, &loaded, &failed, errstr, errstr_size) != OC_OK ||
+      loaded == 0 || failed) {
+    if (!failed && loaded == 0)
+      snprintf(errstr, errstr_size, "no log-type schemas in \"%s\" (OCELOT_SCHEMAS_DIR)",
+               managed_dir);
+    else if (failed)
+      snprintf(errstr, errstr_size, "%zu managed log-type schemas in \"%s\" did not load (see the log)",
+               failed, managed_dir);
+    oc_logtypes_destroy(lt);
+    return NULL;
+  }
+  /* A broken custom schema is the user's: it is logged and the others run. */
+  if (custom_dir && custom_dir[0] &&
+      oc_logtypes_load_dir(lt, custom_dir, false, &cloaded, &cfailed, errstr, errstr_size) != OC_OK)
+    oc_log_kv(OC_LOG_ERROR, "custom schema directory not loaded", "error", errstr, NULL);
+  snprintf(n1, sizeof(n1), "%zu", loaded);
+  snprintf(n2, sizeof(n2), "%zu", cloaded);
+  snprintf(n3, sizeof(n3), "%zu", cfailed);
+  snprintf(n4, sizeof(n4), "%zu", oc_logtypes_count(lt));
+  oc_log_kv(OC_LOG_INFO, "log types loaded", "managed", n1, "custom", n2, "custom_failed", n3,
+            "total", n4, "directory", managed_dir, NULL);
+  return lt;
 }
 
 static oc_err_t oc_processor_init(oc_svc_t *svc, void **opaque, char *errstr, size_t errstr_size) {
@@ -84,8 +125,16 @@ static oc_err_t oc_processor_init(oc_svc_t *svc, void **opaque, char *errstr, si
   pc.zstd_level = (int)oc_config_int(cfg, "OCELOT_LAKE_ZSTD_LEVEL");
   pc.file_max_rows = (uint64_t)oc_config_int(cfg, "OCELOT_LAKE_FILE_MAX_ROWS");
   p->refresh_us = oc_config_int(cfg, "OCELOT_SOURCES_REFRESH_MS") * 1000;
+  p->managed = oc_processor_load_types(oc_config_str(cfg, "OCELOT_SCHEMAS_DIR"),
+                                       oc_config_str(cfg, "OCELOT_CUSTOM_SCHEMAS_DIR"), errstr,
+                                       errstr_size);
+  if (!p->managed) {
+    free(p);
+    return OC_ERR_INVALID;
+  }
   p->proc = oc_objproc_new(&pc, oc_svc_metrics(svc), errstr, errstr_size);
   if (!p->proc) {
+    oc_logtypes_destroy(p->managed);
     free(p);
     return OC_ERR_INVALID;
   }
@@ -105,6 +154,7 @@ static void oc_processor_destroy(oc_svc_t *svc, void *opaque) {
   if (!p) return;
   oc_objproc_destroy(p->proc);
   oc_catalog_destroy(p->cat);
+  oc_logtypes_destroy(p->managed);
   oc_buf_deinit(&p->pb);
   free(p);
 }

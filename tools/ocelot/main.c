@@ -14,6 +14,7 @@
 #include "tools/ocelot/notify.h"
 #include "tools/ocelot/requeue.h"
 #include "tools/ocelot/sources.h"
+#include "tools/ocelot/testcmd.h"
 #include "tools/ocelot/topic.h"
 
 static const oc_cfgdef_t oc_cli_cfgdefs[] = {
@@ -27,12 +28,13 @@ static const oc_cli_cmd_t oc_cli_cmds[] = {
     {"sources", oc_cli_sources, "add, list or remove log sources (bucket/prefix -> log types)"},
     {"outputs", oc_cli_outputs, "add or list alert destinations"},
     {"rules", oc_cli_rules, "store YAML detections in the database, list them"},
-    {"logtypes", oc_cli_logtypes, "add or list custom JSON log types"},
+    {"logtypes", oc_cli_logtypes, "test log-type schemas on samples; store or list custom ones"},
     {"notify", oc_cli_notify, "announce an object of the object store to input-notifications"},
     {"ingest", oc_cli_ingest, "copy files into the object store and announce them"},
     {"watch", oc_cli_watch, "move files dropped in a directory into the object store"},
     {"requeue", oc_cli_requeue, "move dead letters from <topic>.dlq back to their topic"},
     {"topic", oc_cli_topic, "dump a topic as JSON lines, or produce a record"},
+    {"test", oc_cli_test, "run the unit tests of a Panther detection pack"},
 };
 
 static void oc_cli_usage(const oc_config_t *cfg, FILE *out) {

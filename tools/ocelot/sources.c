@@ -3,6 +3,7 @@
  * schema enforces, so an operator gets a message naming the option rather than a
  * constraint name; every write is an upsert, so rerunning a setup script is harmless. */
 #include "tools/ocelot/sources.h"
+#include "tools/ocelot/logtypes.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -858,7 +859,9 @@ static int oc_cli_logtypes_list(oc_cli_t *cli, int argc, char **argv) {
 
 int oc_cli_logtypes(oc_cli_t *cli, int argc, char **argv) {
   static const oc_cli_cmd_t cmds[] = {
-      {"add", oc_cli_logtypes_add, "add or update a custom JSON log type"},
+      {"add", oc_cli_logtypes_add, "add or update a custom JSON log type (legacy columns)"},
+      {"put", oc_cli_logtypes_put, "store a log-type schema file in the database"},
+      {"test", oc_cli_logtypes_test, "run sample lines through schemas, print the events"},
       {"list", oc_cli_logtypes_list, "print every custom log type"},
   };
   return oc_cli_dispatch(cli, "logtypes", cmds, sizeof(cmds) / sizeof(cmds[0]), argc, argv);

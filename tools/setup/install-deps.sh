@@ -7,7 +7,7 @@ PKGS=(
   build-essential cmake pkg-config git ca-certificates
   librdkafka-dev libprotobuf-c-dev protobuf-c-compiler
   libpq-dev libmicrohttpd-dev libhiredis-dev libcurl4-openssl-dev
-  libyaml-dev zlib1g-dev libzstd-dev libxxhash-dev libpython3.11-dev
+  libyaml-dev zlib1g-dev libzstd-dev libxxhash-dev libpython3.11-dev libpcre2-dev
   postgresql redis-server zstd gzip curl python3 procps psmisc
   docker-compose clang-format clang libclang-rt-14-dev
 )

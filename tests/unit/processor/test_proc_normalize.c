@@ -8,43 +8,51 @@
 #include "common/json.h"
 #include "common/timeutil.h"
 #include "oc_test.h"
+#include "services/log-processor/classify.h"
 #include "services/log-processor/logtypes.h"
+#include "services/log-processor/processor.h"
 #include "services/log-processor/normalize.h"
 
 static const int64_t PARSE_US = INT64_C(1795883860123456); /* 2026-11-28 16:37:40.123456 */
 
-/* Parses text, classifies it among types, normalizes it as line line_no of
- * logs/ct/a.json (etag e1) for source ct; returns the line (static buffer). */
+static oc_logtypes_t *managed;
+
+/* Classifies text among types as the processor does (schema normalization and
+ * indicators included), normalizes it as line line_no of logs/ct/a.json (etag e1) for
+ * source ct; returns the line (static buffer). */
 static const char *run(const char *text, const oc_logtype_t *const *types, size_t n,
                        const char *label, uint64_t line_no) {
   static oc_buf_t out;
   static char line[8192];
   oc_arena_t a;
+  oc_indset_t ind;
+  oc_cls_out_t co;
   char err[256], rowid[33];
-  int64_t et = 0;
-  oc_lt_result_t why;
+  oc_classifier_t *c = oc_classifier_new(64, err, sizeof(err));
   oc_arena_init(&a, 4096);
+  oc_indset_init(&ind);
   oc_buf_init(&out);
   line[0] = '\0';
-  const oc_json_t *ev = oc_json_parse(&a, text, strlen(text), 64, err, sizeof(err));
-  OC_CHECK(ev != NULL);
-  const oc_logtype_t *lt = ev ? oc_logtypes_classify(types, n, ev, PARSE_US, &et, &why) : NULL;
-  OC_CHECK(lt != NULL);
-  if (lt) {
+  OC_CHECK_INT(oc_classifier_begin(c, types, n, err, sizeof(err)), OC_OK);
+  oc_cls_result_t r = oc_classifier_line(c, &a, text, strlen(text), false, PARSE_US, &ind, &co);
+  OC_CHECK_INT(r, OC_CLS_OK);
+  if (r != OC_CLS_OK) fprintf(stderr, "rejected: %s\n", co.error);
+  if (r == OC_CLS_OK) {
     oc_normalize_row_id(rowid, "ct", "logs/ct/a.json", 14, "e1", line_no);
-    oc_norm_meta_t m = {lt->name, rowid, et, PARSE_US, "ct", label};
-    oc_normalize_event(&out, ev, &m);
+    oc_norm_meta_t m = {co.type->name, rowid, co.event_time_us, PARSE_US, "ct", label, &ind};
+    oc_normalize_event(&out, co.ev, &m);
     OC_CHECK(oc_buf_ok(&out));
     snprintf(line, sizeof(line), "%s", out.data);
   }
   oc_buf_deinit(&out);
+  oc_indset_deinit(&ind);
   oc_arena_deinit(&a);
+  oc_classifier_destroy(c);
   return line;
 }
 
 static void test_cloudtrail_golden(void) {
-  oc_logtypes_t *reg = oc_logtypes_new();
-  const oc_logtype_t *types[] = {oc_logtypes_find(reg, "AWS.CloudTrail")};
+  const oc_logtype_t *types[] = {oc_logtypes_find(managed, "AWS.CloudTrail")};
   const char *in =
       "{ \"eventVersion\": \"1.08\", \"userIdentity\": {\"type\": \"Root\", \"principalId\": "
       "\"123456789012\", \"arn\": \"arn:aws:iam::123456789012:root\"},\n"
@@ -52,19 +60,22 @@ static void test_cloudtrail_golden(void) {
       "\"eventName\": \"ConsoleLogin\", \"awsRegion\": \"us-east-1\", \"sourceIPAddress\": "
       "\"198.51.100.7\", \"requestParameters\": null, \"responseElements\": {\"ConsoleLogin\": "
       "\"Success\"}, \"eventID\": \"3c0f8a4e-1b2c-4d5e-8f90-123456789abc\", \"readOnly\": false, "
-      "\"resources\": [], \"n\": 1.50e3, \"p_log_type\": \"Spoofed\", \"p_any_ip_addresses\": []}";
+      "\"resources\": [], \"n\": 1.50e3, \"eventType\": \"AwsConsoleSignIn\", \"p_log_type\": \"Spoofed\", "
+      "\"p_any_ip_addresses\": []}";
   const char *want =
       "{\"eventVersion\":\"1.08\",\"userIdentity\":{\"type\":\"Root\",\"principalId\":"
       "\"123456789012\",\"arn\":\"arn:aws:iam::123456789012:root\"},\"eventTime\":"
-      "\"2026-11-01T10:00:05Z\",\"eventSource\":\"signin.amazonaws.com\",\"eventName\":"
+      "\"2026-11-01 10:00:05.000000000\",\"eventSource\":\"signin.amazonaws.com\",\"eventName\":"
       "\"ConsoleLogin\",\"awsRegion\":\"us-east-1\",\"sourceIPAddress\":\"198.51.100.7\","
       "\"requestParameters\":null,\"responseElements\":{\"ConsoleLogin\":\"Success\"},"
       "\"eventID\":\"3c0f8a4e-1b2c-4d5e-8f90-123456789abc\",\"readOnly\":false,\"resources\":[],"
-      "\"n\":1.50e3,\"p_any_ip_addresses\":[],"
+      "\"n\":1.50e3,\"eventType\":\"AwsConsoleSignIn\","
       "\"p_log_type\":\"AWS.CloudTrail\",\"p_row_id\":\"ROWID\","
       "\"p_event_time\":\"2026-11-01 10:00:05.000000000\","
       "\"p_parse_time\":\"2026-11-28 16:37:40.123456000\",\"p_source_id\":\"ct\","
-      "\"p_source_label\":\"CloudTrail \\\"prod\\\"\"}";
+      "\"p_source_label\":\"CloudTrail \\\"prod\\\"\",\"p_any_ip_addresses\":[\"198.51.100.7\"],"
+      "\"p_any_aws_account_ids\":[\"123456789012\"],"
+      "\"p_any_aws_arns\":[\"arn:aws:iam::123456789012:root\"]}";
   char rowid[33], expect[4096];
   /* p_row_id is XXH3-128 over (source id, bucket/key, etag, line number) */
   oc_hash_hex128_strs(rowid, "ct", "logs/ct/a.json", "e1", "3", NULL);
@@ -72,11 +83,10 @@ static void test_cloudtrail_golden(void) {
   const char *rw = strstr(want, "ROWID");
   snprintf(expect, sizeof(expect), "%.*s%s%s", (int)(rw - want), want, rowid, rw + 5);
   OC_CHECK_STR(run(in, types, 1, "CloudTrail \"prod\"", 3), expect);
-  oc_logtypes_destroy(reg);
 }
 
 static void test_custom_golden(void) {
-  oc_logtypes_t *reg = oc_logtypes_new();
+  oc_logtypes_t *reg = oc_logtypes_new(managed);
   const char *req[] = {"action", "src.ip"};
   char err[256];
   OC_CHECK_INT(oc_logtypes_add(reg, "Custom.Firewall", "ts", req, 2, err, sizeof(err)), OC_OK);
@@ -87,7 +97,7 @@ static void test_custom_golden(void) {
   char rowid[33], expect[2048];
   oc_hash_hex128_strs(rowid, "ct", "logs/ct/a.json", "e1", "12", NULL);
   snprintf(expect, sizeof(expect),
-           "{\"ts\":\"2026-11-01T10:00:00.5+02:00\",\"action\":\"deny\",\"src\":{\"ip\":"
+           "{\"ts\":\"2026-11-01 08:00:00.500000000\",\"action\":\"deny\",\"src\":{\"ip\":"
            "\"10.0.0.1\",\"port\":443},\"msg\":\"line1\\nline2 \\u0001 \xe2\x80\xa8 \xc3\xa9\","
            "\"p_log_type\":\"Custom.Firewall\",\"p_row_id\":\"%s\","
            "\"p_event_time\":\"2026-11-01 08:00:00.500000000\","
@@ -146,5 +156,15 @@ static void test_empty_object(void) {
   oc_arena_deinit(&ar);
 }
 
-OC_TEST_MAIN(OC_TEST(test_cloudtrail_golden), OC_TEST(test_custom_golden), OC_TEST(test_row_ids),
-             OC_TEST(test_empty_object))
+static void setup(void) {
+  char err[512];
+  managed = oc_processor_load_types(NULL, NULL, err, sizeof(err));
+  if (!managed) fprintf(stderr, "%s\n", err);
+  OC_CHECK(managed != NULL);
+}
+static void teardown(void) {
+  oc_logtypes_destroy(managed);
+}
+
+OC_TEST_MAIN(OC_TEST(setup), OC_TEST(test_cloudtrail_golden), OC_TEST(test_custom_golden), OC_TEST(test_row_ids),
+             OC_TEST(test_empty_object), OC_TEST(teardown))

@@ -13,6 +13,7 @@
 #include "proc_testlib.h"
 #include "services/log-processor/logtypes.h"
 #include "services/log-processor/object.h"
+#include "services/log-processor/processor.h"
 
 #define T0 INT64_C(1793527200) /* 2026-11-01T10:00:00Z */
 #define PARSE_US INT64_C(1795883860123456)
@@ -563,7 +564,9 @@ static void setup(void) {
   snprintf(lakeroot, sizeof(lakeroot), "%s/lake", dir);
   tl_mkdirs(objroot);
   tl_mkdirs(lakeroot);
-  reg = oc_logtypes_new();
+  char err_lt[512];
+  reg = oc_processor_load_types(NULL, NULL, err_lt, sizeof(err_lt));
+  if (!reg) fprintf(stderr, "%s\n", err_lt);
   ct_types[0] = oc_logtypes_find(reg, "AWS.CloudTrail");
 }
 
