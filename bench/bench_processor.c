@@ -2,10 +2,13 @@
  * Generates a CloudTrail JSON-lines file (default 200,000 events of ~1.5 KB), writes it
  * plain, gzip- and zstd-compressed, plus the same events in CloudTrail's own gzip
  * {"Records":[...]} form, and runs oc_objproc_run() over each variant in a child process
- * of its own, printing events/s, MB/s (uncompressed input bytes per
- * second) and the child's peak RSS.
+ * of its own, printing events/s, MB/s (uncompressed input bytes per wall-clock second),
+ * MB per CPU second (the same on an idle core; steadier on a busy machine) and the
+ * child's peak RSS.
  *
  *   bench_processor [-n EVENTS] [--keep] [--dir DIR]
+ *   bench_processor --input FILE [--type LOGTYPE]   one existing file of any log type
+ *                                                   (default AWS.CloudTrail), in process
  *
  * It links the log-processor's library (bench/CMakeLists.txt). */
 #include <errno.h>
@@ -22,6 +25,7 @@
 #include <zstd.h>
 
 #include "common/buf.h"
+#include "common/log.h"
 #include "common/timeutil.h"
 
 #include "services/log-processor/object.h"
@@ -155,20 +159,28 @@ static uint64_t generate(const char *objdir, long n) {
 
 typedef struct {
   int ok;
-  double secs;
+  double secs, cpu; /* wall and CPU (user + system) seconds of the run */
   uint64_t events, rejected, bytes_out, bytes_in, files, lake_bytes;
 } bench_out_t;
+
+static const char *bench_type = "AWS.CloudTrail"; /* --type */
 
 static void run_child(const char *objroot, const char *lakeroot, const char *key, int fd) {
   bench_out_t o = {0};
   char err[1024];
-  oc_objproc_config_t cfg = {objroot, lakeroot, 1 << 20, 64, 3, 100000};
+  /* the processor's default lake level unless OC_BENCH_ZSTD_LEVEL says otherwise */
+  const char *lv = getenv("OC_BENCH_ZSTD_LEVEL");
+  oc_objproc_config_t cfg = {objroot, lakeroot, 1 << 20, 64, lv ? atoi(lv) : 1, 100000};
   oc_logtypes_t *reg = oc_processor_load_types(NULL, NULL, err, sizeof(err));
   if (!reg) {
     fprintf(stderr, "%s\n", err);
     _exit(1);
   }
-  const oc_logtype_t *types[] = {oc_logtypes_find(reg, "AWS.CloudTrail")};
+  const oc_logtype_t *types[] = {oc_logtypes_find(reg, bench_type)};
+  if (!types[0]) {
+    fprintf(stderr, "unknown log type %s\n", bench_type);
+    _exit(1);
+  }
   oc_objproc_source_t src = {"bench", "Bench CloudTrail", types, 1};
   oc_objproc_result_t res;
   oc_objproc_t *p = oc_objproc_new(&cfg, NULL, err, sizeof(err));
@@ -176,9 +188,14 @@ static void run_child(const char *objroot, const char *lakeroot, const char *key
     fprintf(stderr, "%s\n", err);
     _exit(1);
   }
+  struct rusage r0, r1;
+  getrusage(RUSAGE_SELF, &r0);
   int64_t t0 = oc_monotonic_us();
   oc_err_t rc = oc_objproc_run(p, &src, "bench", key, "v1", oc_now_us(), &res, err, sizeof(err));
   int64_t t1 = oc_monotonic_us();
+  getrusage(RUSAGE_SELF, &r1);
+  o.cpu = (double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec + r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) +
+          (double)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec + r1.ru_stime.tv_usec - r0.ru_stime.tv_usec) / 1e6;
   if (rc) fprintf(stderr, "run %s: %s\n", key, err);
   o.ok = rc == OC_OK;
   o.secs = (double)(t1 - t0) / 1e6;
@@ -198,7 +215,7 @@ static void run_child(const char *objroot, const char *lakeroot, const char *key
 int main(int argc, char **argv) {
   long n = 200000;
   int keep = 0;
-  const char *base = NULL;
+  const char *base = NULL, *input = NULL;
   char dir[512], objroot[600], lakeroot[600], objdir[700];
   static const char *const keys[] = {"ct.json", "ct.json.gz", "ct.json.zst", "ct-records.json.gz"};
   static const char *const labels[] = {"plain", "gzip", "zstd", "records.gz"};
@@ -209,8 +226,12 @@ int main(int argc, char **argv) {
       keep = 1;
     else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
       base = argv[++i];
+    else if (strcmp(argv[i], "--input") == 0 && i + 1 < argc)
+      input = argv[++i];
+    else if (strcmp(argv[i], "--type") == 0 && i + 1 < argc)
+      bench_type = argv[++i];
     else {
-      fprintf(stderr, "usage: bench_processor [-n EVENTS] [--keep] [--dir DIR]\n");
+      fprintf(stderr, "usage: bench_processor [-n EVENTS] [--keep] [--dir DIR] [--input FILE [--type LOGTYPE]]\n");
       return 2;
     }
   }
@@ -226,12 +247,37 @@ int main(int argc, char **argv) {
   if (mkdir(objroot, 0755) || mkdir(lakeroot, 0755) || mkdir(objdir, 0755)) die("mkdir");
   oc_log_init("bench_processor", OC_LOG_WARN);
 
+  if (input) { /* one existing file, in this process (for perf record) */
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s/in'", input, objdir);
+    if (system(cmd) != 0) die("cp");
+    int pfd[2];
+    bench_out_t o = {0};
+    if (pipe(pfd)) die("pipe");
+    pid_t pid = fork();
+    if (pid == 0) {
+      close(pfd[0]);
+      run_child(objroot, lakeroot, "in", pfd[1]);
+    }
+    close(pfd[1]);
+    if (read(pfd[0], &o, sizeof(o)) != (ssize_t)sizeof(o)) die("read");
+    struct rusage ru;
+    if (wait4(pid, NULL, 0, &ru) < 0) die("wait4");
+    printf("%s: %s: %llu events, %llu rejected, %.1f MB in %.3f s (%.3f cpu s): %.1f MB/s, "
+           "%.1f MB/cpu-s, %.0f events/cpu-s, peak RSS %.1f MB\n",
+           input, bench_type, (unsigned long long)o.events, (unsigned long long)o.rejected,
+           (double)o.bytes_out / 1e6, o.secs, o.cpu, (double)o.bytes_out / 1e6 / o.secs,
+           (double)o.bytes_out / 1e6 / o.cpu, (double)o.events / o.cpu, ru.ru_maxrss / 1024.0);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    return o.ok ? 0 : 1;
+  }
   int64_t g0 = oc_monotonic_us();
   uint64_t total = generate(objdir, n);
   printf("generated %ld CloudTrail events, %.1f MB uncompressed (%.0f bytes/event) in %.1f s\n", n,
          (double)total / 1e6, (double)total / (double)n, (double)(oc_monotonic_us() - g0) / 1e6);
-  printf("%-10s %10s %10s %12s %10s %8s %7s %12s\n", "input", "in MB", "seconds", "events/s",
-         "MB/s", "files", "rej", "peak RSS MB");
+  printf("%-10s %10s %10s %12s %10s %10s %8s %7s %12s\n", "input", "in MB", "seconds", "events/s",
+         "MB/s", "MB/cpu-s", "files", "rej", "peak RSS MB");
   int failed = 0;
   for (int v = 0; v < 4; v++) {
     int pfd[2];
@@ -255,9 +301,10 @@ int main(int argc, char **argv) {
       failed = 1;
       continue;
     }
-    printf("%-10s %10.1f %10.3f %12.0f %10.1f %8llu %7llu %12.1f\n", labels[v],
+    printf("%-10s %10.1f %10.3f %12.0f %10.1f %10.1f %8llu %7llu %12.1f\n", labels[v],
            (double)o.bytes_in / 1e6, o.secs, (double)o.events / o.secs,
-           (double)o.bytes_out / 1e6 / o.secs, (unsigned long long)o.files,
+           (double)o.bytes_out / 1e6 / o.secs, (double)o.bytes_out / 1e6 / o.cpu,
+           (unsigned long long)o.files,
            (unsigned long long)o.rejected, (double)ru.ru_maxrss / 1024.0);
   }
   if (keep) {

@@ -148,9 +148,10 @@ oc_lake_writer_t *oc_lake_writer_open(const char *root, const char *kind, const 
                kind ? kind : "", table ? table : "", name ? name : "");
     return NULL;
   }
-  if (zstd_level < 1 || zstd_level > 19) {
+  if (zstd_level < OC_LAKE_ZSTD_MIN || zstd_level > OC_LAKE_ZSTD_MAX || zstd_level == 0) {
     if (errstr_size)
-      snprintf(errstr, errstr_size, "invalid zstd level %d: expected 1..19", zstd_level);
+      snprintf(errstr, errstr_size, "invalid zstd level %d: expected %d..-1 or 1..%d", zstd_level,
+               OC_LAKE_ZSTD_MIN, OC_LAKE_ZSTD_MAX);
     return NULL;
   }
   oc_lake_key(key, sizeof(key), kind, table, event_time_us, name);

@@ -21,7 +21,13 @@ void oc_lake_table_name(const char *log_type, char *out, size_t out_size);
 void oc_lake_key(char *out, size_t out_size, const char *kind, const char *table,
                  int64_t event_time_us, const char *name);
 
-/* zstd_level 1..19 (3 is a good default). Creates directories as needed. */
+/* zstd levels a lake file may use: 1..19, or zstd's fast levels -7..-1 (0, zstd's
+ * "default", is refused so a level is always explicit). */
+#define OC_LAKE_ZSTD_MIN (-7)
+#define OC_LAKE_ZSTD_MAX 19
+
+/* zstd_level as above (1 is the processor's default: lake JSON files are short-lived,
+ * the compactor rewrites them as Parquet). Creates directories as needed. */
 oc_lake_writer_t *oc_lake_writer_open(const char *root, const char *kind, const char *table,
                                       int64_t event_time_us, const char *name, int zstd_level,
                                       char *errstr, size_t errstr_size);

@@ -24,7 +24,19 @@ case "$TARGET" in
       -lpcre2-8 -lpthread) ;;
   syslog) SRCS=(fuzz/fuzz_syslog.c services/log-processor/syslog.c common/timefmt.c common/json.c common/arena.c common/buf.c common/timeutil.c) ;;
   timefmt) SRCS=(fuzz/fuzz_timefmt.c common/timefmt.c common/timeutil.c) ;;
-  *) echo "fuzz/run.sh: unknown target \"$TARGET\" (known: json)" >&2; exit 2 ;;
+  schema) SRCS=(-I/usr/include/postgresql fuzz/fuzz_schema.c services/log-processor/classify.c
+      services/log-processor/schema.c services/log-processor/logtypes.c
+      services/log-processor/indicators.c services/log-processor/normalize.c
+      services/log-processor/syslog.c services/log-processor/textparse.c
+      services/log-processor/csvparse.c services/log-processor/fastmatch.c
+      services/log-processor/regexparse.c common/json.c common/arena.c common/buf.c
+      common/timeutil.c common/timefmt.c common/hash.c common/log.c common/pg.c common/err.c
+      -lpcre2-8 -lyaml -lxxhash -lpq -lpthread) ;;
+  all)
+    # every target in turn, SECONDS_TO_RUN each
+    for t in json syslog timefmt textparse schema; do "$0" "$SECONDS_TO_RUN" "$t" || exit 1; done
+    exit 0 ;;
+  *) echo "fuzz/run.sh: unknown target \"$TARGET\" (known: json syslog timefmt textparse schema all)" >&2; exit 2 ;;
 esac
 
 mkdir -p "$WORK/corpus/$TARGET" "$WORK/crashes/$TARGET"
@@ -32,6 +44,17 @@ BIN="$WORK/fuzz_$TARGET"
 "$CC" -g -O1 -std=c11 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined \
   -fno-sanitize-recover=undefined -fno-omit-frame-pointer "${SRCS[@]}" -lm -o "$BIN"
 
+# Seed an empty corpus of the line parsers with the golden sample lines of the managed
+# log types (every parser kind), one line a file.
+if [ "$TARGET" != json ] && [ -z "$(ls -A "$WORK/corpus/$TARGET")" ]; then
+  i=0
+  for f in tests/golden/logtypes/*/input.log; do
+    while IFS= read -r line; do
+      printf '%s' "$line" > "$WORK/corpus/$TARGET/golden$i"
+      i=$((i + 1))
+    done < "$f"
+  done
+fi
 # Seed an empty corpus with a few documents covering every value type and escape.
 if [ -z "$(ls -A "$WORK/corpus/$TARGET")" ]; then
   i=0

@@ -300,8 +300,14 @@ oc_cls_result_t oc_classifier_line(oc_classifier_t *c, oc_arena_t *a, const char
     if (!first_type) {
       first_type = cd->type;
       first_why = why;
-      snprintf(out->error, sizeof(out->error), "%s", err[0] ? err : "the line does not parse");
     }
+    /* every candidate's reason, as far as they fit: "T.A: why; T.B: why" */
+    size_t used = strlen(out->error);
+    const char *why_text = err[0] ? err : "the line does not parse";
+    bool named = strncmp(why_text, s->name, strlen(s->name)) == 0; /* schema errors are */
+    if (used + 4 < sizeof(out->error))
+      snprintf(out->error + used, sizeof(out->error) - used, "%s%s%s%s", used ? "; " : "",
+               named ? "" : s->name, named ? "" : ": ", why_text);
   }
   if (penalized) oc_cls_sort(c);
   out->type = first_type;

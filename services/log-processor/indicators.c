@@ -34,6 +34,19 @@ static const char *const field_names[OC_INDF__N] = {
     "p_any_sha256_hashes", "p_any_trace_ids",    "p_any_aws_account_ids", "p_any_aws_instance_ids",
     "p_any_aws_arns",      "p_any_aws_tags",     "p_any_emails",          "p_any_usernames"};
 
+/* ,"p_any_ip_addresses":[ and so on, as write() emits them */
+#define HEAD(name) \
+  { ",\"" name "\":[", sizeof(",\"" name "\":[") - 1 }
+static const struct {
+  const char *s;
+  size_t len;
+} field_heads[OC_INDF__N] = {
+    HEAD("p_any_ip_addresses"),    HEAD("p_any_domain_names"),     HEAD("p_any_md5_hashes"),
+    HEAD("p_any_sha1_hashes"),     HEAD("p_any_sha256_hashes"),    HEAD("p_any_trace_ids"),
+    HEAD("p_any_aws_account_ids"), HEAD("p_any_aws_instance_ids"), HEAD("p_any_aws_arns"),
+    HEAD("p_any_aws_tags"),        HEAD("p_any_emails"),           HEAD("p_any_usernames")};
+#undef HEAD
+
 bool oc_ind_kind_parse(const char *name, size_t len, oc_ind_kind_t *out) {
   for (int k = 0; k < OC_IND__N; k++) {
     if (strlen(kind_names[k]) == len && memcmp(kind_names[k], name, len) == 0) {
@@ -110,34 +123,32 @@ static void add(oc_indset_t *s, int f, const char *v, size_t len, bool fold) {
     return;
   }
   size_t off = s->bytes.len;
-  oc_buf_append(&s->bytes, v, len);
-  if (!oc_buf_ok(&s->bytes)) {
+  if (!oc_buf_reserve(&s->bytes, len)) {
     s->oom = true;
     s->bytes.oom = false; /* keep the set usable; the value is lost and reported */
-    s->bytes.len = off;
     return;
   }
   char *p = s->bytes.data + off;
+  memcpy(p, v, len);
+  s->bytes.len += len;
   if (fold) {
     for (size_t i = 0; i < len; i++)
       p[i] = lower(p[i]);
   }
   uint64_t h = oc_hash64(p, len) ^ ((uint64_t)f * 0x9E3779B97F4A7C15ull);
   uint32_t slot = (uint32_t)(h ^ (h >> 32)) & (TABLE_SLOTS - 1);
-  for (;;) {
+  for (;;) { /* ends: at most OC_INDSET_MAX_VALUES of the TABLE_SLOTS are ever taken */
     uint16_t e = s->table[slot];
     if (e == 0) break;
     const oc_indval_t *o = &s->vals[e - 1];
     if (o->field == f && o->len == len && memcmp(s->bytes.data + o->off, p, len) == 0) {
       s->bytes.len = off; /* duplicate */
-      s->bytes.data[off] = '\0';
       return;
     }
     slot = (slot + 1) & (TABLE_SLOTS - 1);
   }
   if (s->nvals >= OC_INDSET_MAX_VALUES) { /* full: a new value is dropped, not a repeat */
     s->bytes.len = off;
-    s->bytes.data[off] = '\0';
     s->dropped++;
     return;
   }
@@ -417,6 +428,7 @@ static void scan_instance_id(oc_indset_t *s, const char *v, size_t len) {
 static void scan_arn(oc_indset_t *s, const char *v, size_t len) {
   trim(&v, &len);
   if (len < 4 || memcmp(v, "arn:", 4) != 0) return;
+  /* the four colons after "arn:" split the sections; the resource may hold more */
   const char *sec[5];
   size_t sec_len[5];
   const char *p = v + 4, *end = v + len;
@@ -430,10 +442,6 @@ static void scan_arn(oc_indset_t *s, const char *v, size_t len) {
   sec[4] = p;
   sec_len[4] = (size_t)(end - p);
   if (sec_len[0] == 0 || sec_len[1] == 0 || sec_len[4] == 0) return;
-  for (size_t i = 0; i < len; i++) {
-    unsigned char c = (unsigned char)v[i];
-    if (c < 0x20 || c == 0x7f) return;
-  }
   add(s, OC_INDF_AWS_ARN, v, len, false);
   if (account_id_ok(sec[3], sec_len[3])) add(s, OC_INDF_AWS_ACCOUNT_ID, sec[3], sec_len[3], false);
   /* EC2: arn:aws:ec2:region:account:instance/i-0123456789abcdef0 */
@@ -570,7 +578,8 @@ static void walk(oc_indset_t *s, const oc_json_t *v, int depth) {
   for (const oc_json_t *c = v->child; c; c = c->next) {
     if (c->type == OC_JSON_STRING) {
       if (c->len >= 4 && memcmp(c->s, "arn:", 4) == 0) scan_arn(s, c->s, c->len);
-      if (c->key) {
+      /* both suffixes end in "Id": test that before comparing */
+      if (c->key_len >= 9 && c->key[c->key_len - 1] == 'd' && c->key[c->key_len - 2] == 'I') {
         if (ends_with(c->key, c->key_len, "InstanceId", 10) ||
             ends_with(c->key, c->key_len, "instanceId", 10))
           scan_instance_id(s, c->s, c->len);
@@ -660,10 +669,7 @@ bool oc_indset_write(oc_indset_t *s, oc_buf_t *out) {
     if (n == 0) continue;
     uint16_t *a = s->order + start[f];
     sort_vals(s, a, n);
-    oc_buf_putc(out, ',');
-    oc_buf_putc(out, '"');
-    oc_buf_puts(out, field_names[f]);
-    oc_buf_append(out, "\":[", 3);
+    oc_buf_append(out, field_heads[f].s, field_heads[f].len);
     for (size_t i = 0; i < n; i++) {
       const oc_indval_t *x = &s->vals[a[i]];
       if (i) oc_buf_putc(out, ',');

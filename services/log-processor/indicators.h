@@ -132,7 +132,8 @@ static inline size_t oc_indset_size(const oc_indset_t *s) {
 static inline uint64_t oc_indset_dropped(const oc_indset_t *s) {
   return s->dropped;
 }
-/* Value i (0 <= i < oc_indset_size) in insertion order, for tests and debugging. */
+/* Value i (0 <= i < oc_indset_size) in insertion order, for tests and debugging: len
+ * bytes, not NUL-terminated, valid until the next scan or reset; NULL when out of range. */
 const char *oc_indset_value(const oc_indset_t *s, size_t i, size_t *len, int *field);
 
 #endif

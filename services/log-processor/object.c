@@ -64,11 +64,12 @@ oc_objproc_t *oc_objproc_new(const oc_objproc_config_t *cfg, oc_metrics_t *metri
                              size_t errstr_size) {
   oc_objproc_t *proc;
   if (!cfg->object_root || !cfg->object_root[0] || !cfg->lake_root || !cfg->lake_root[0] ||
-      cfg->max_line == 0 || cfg->max_depth < 1 || cfg->zstd_level < 1 || cfg->zstd_level > 19 ||
+      cfg->max_line == 0 || cfg->max_depth < 1 || cfg->zstd_level < OC_LAKE_ZSTD_MIN || cfg->zstd_level > OC_LAKE_ZSTD_MAX ||
+      cfg->zstd_level == 0 ||
       cfg->file_max_rows == 0) {
     snprintf(errstr, errstr_size,
              "invalid processor configuration: roots must be set, max line, depth and rows "
-             "positive, zstd level 1..19");
+             "positive, zstd level -7..-1 or 1..19");
     return NULL;
   }
   proc = calloc(1, sizeof(*proc));

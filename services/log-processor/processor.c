@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/kafka.h"
+#include "common/lake.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "ocelot/v1/messages.pb-c.h"
@@ -23,7 +24,8 @@ const oc_cfgdef_t oc_processor_cfgdefs[] = {
      "longest input line or CloudTrail record in bytes; longer ones are quarantined"},
     {"OCELOT_MAX_JSON_DEPTH", OC_CFG_INT, "64", 1, 4096,
      "deepest JSON nesting accepted in an event; deeper ones are quarantined"},
-    {"OCELOT_LAKE_ZSTD_LEVEL", OC_CFG_INT, "3", 1, 19, "zstd level of lake files"},
+    {"OCELOT_LAKE_ZSTD_LEVEL", OC_CFG_INT, "1", OC_LAKE_ZSTD_MIN, OC_LAKE_ZSTD_MAX,
+     "zstd level of lake files: 1..19, or -7..-1 for zstd's faster levels (0 is refused)"},
     {"OCELOT_LAKE_FILE_MAX_ROWS", OC_CFG_INT, "100000", 1, 1000000000,
      "rows per lake file; a partition with more rows continues in the next file"},
     {"OCELOT_SOURCES_REFRESH_MS", OC_CFG_INT, "10000", 100, 3600000,

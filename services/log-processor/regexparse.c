@@ -431,6 +431,8 @@ oc_err_t oc_regexparse_line(const oc_regexparse_t *p, oc_arena_t *a, const char 
   if (valid < len) { /* match a repaired copy; values then point into it */
     if (!(line = repair_utf8(a, line, len, valid, &len))) return OC_ERR_NOMEM;
   }
+  /* oc_utf8_valid_prefix is as strict as PCRE2 (no overlongs, surrogates or > U+10FFFF), so
+   * PCRE2 need not check again */
   int rc = pcre2_match(p->code, (PCRE2_SPTR)line, len, 0, PCRE2_NO_UTF_CHECK, t->md, p->mctx);
   if (rc < 0) {
     switch (rc) {

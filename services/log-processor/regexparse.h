@@ -30,7 +30,8 @@ oc_regexparse_t *oc_regexparse_new(const char *const *match, size_t nmatch,
                                    const char *const *def_names, const char *const *def_patterns,
                                    size_t ndefs, const oc_textparse_opts_t *opts, char *errstr,
                                    size_t errstr_size);
-/* OC_OK with *out an object (nodes in a, values point into line, keys into p);
+/* OC_OK with *out an object (nodes in a; values point into line, or into a copy in a when
+ * the line had to be repaired; keys into p);
  * OC_ERR_INVALID + errstr when the line does not match; OC_ERR_LIMIT when matching
  * exceeded the backtracking limit; OC_ERR_NOMEM. */
 oc_err_t oc_regexparse_line(const oc_regexparse_t *p, oc_arena_t *a, const char *line, size_t len,

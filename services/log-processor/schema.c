@@ -780,7 +780,24 @@ static oc_sa_result_t oc_sa_value(oc_sapply_t *A, const oc_sfield_t *f, oc_json_
       int64_t hi = f->type == OC_FT_SMALLINT ? INT16_MAX : f->type == OC_FT_INT ? INT32_MAX : INT64_MAX;
       if ((v->type != OC_JSON_NUMBER && v->type != OC_JSON_STRING) || !oc_sa_int(v->s, v->len, lo, hi))
         return oc_sa_fail(A, OC_SA_TYPE, "expected an integer (%s)", oc_ftype_name(f->type));
-      if (!A->check_only) v->type = OC_JSON_NUMBER;
+      if (!A->check_only && v->type == OC_JSON_STRING) {
+        /* "007" is a fine integer in a text log but not a JSON number: drop leading zeros */
+        size_t sign = v->s[0] == '-', z = sign;
+        while (z + 1 < v->len && v->s[z] == '0') z++;
+        if (z > sign) {
+          char *c = oc_arena_alloc(A->a, v->len - z + sign + 1);
+          if (!c) return oc_sa_fail(A, OC_SA_TYPE, "out of memory");
+          if (sign) c[0] = '-';
+          memcpy(c + sign, v->s + z, v->len - z);
+          v->len = (uint32_t)(v->len - z + sign);
+          v->s = c;
+        }
+        if (v->len == 2 && v->s[0] == '-' && v->s[1] == '0') {
+          v->s = "0";
+          v->len = 1;
+        }
+        v->type = OC_JSON_NUMBER;
+      }
       return OC_SA_OK;
     }
     case OC_FT_FLOAT:

@@ -12,6 +12,8 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "ocelot/v1/messages.pb-c.h"
+#include "services/rules-engine/pyhost.h"
+#include "services/rules-engine/pyscan.h"
 #include "services/rules-engine/ruleset.h"
 #include "services/rules-engine/scan.h"
 
@@ -27,6 +29,12 @@ const oc_cfgdef_t oc_rules_cfgdefs[] = {
      "also write matched events to the lake under rules/ and announce each file on "
      "processed-files (kind rules)"},
     {"OCELOT_LAKE_ZSTD_LEVEL", OC_CFG_INT, "3", 1, 19, "zstd level of lake files"},
+    {"OCELOT_RULES_PACK_DIR", OC_CFG_STR, "", 0, 0,
+     "Panther detection pack whose Python rules run in the embedded interpreter (empty: "
+     "none); loaded at start"},
+    {"OCELOT_RULES_PY_BUDGET_MS", OC_CFG_INT, "1000", 0, 600000,
+     "time budget of one Python rule on one event (0: none); a rule past it is interrupted "
+     "and reported as a rule error"},
 };
 const size_t oc_rules_ncfgdefs = sizeof(oc_rules_cfgdefs) / sizeof(oc_rules_cfgdefs[0]);
 
@@ -46,6 +54,9 @@ typedef struct oc_engine {
   oc_err_t last_refresh;
   oc_scan_t scan;
   oc_buf_t pb;
+  const char *pack_dir;
+  oc_pyscan_rules_t *py; /* NULL without OCELOT_RULES_PACK_DIR */
+  oc_pyscan_t pyscan;
 } oc_engine_t;
 
 /* ---- rules ------------------------------------------------------------------------- */
@@ -153,6 +164,36 @@ fail:
   return err;
 }
 
+/* ---- Python rules ------------------------------------------------------------------ */
+
+static oc_err_t oc_engine_load_pack(oc_engine_t *e, int budget_ms, char *errstr,
+                                    size_t errstr_size) {
+  char why[1024];
+  e->py = oc_pyscan_rules_load(e->pack_dir, budget_ms, why, sizeof(why));
+  if (!e->py) {
+    snprintf(errstr, errstr_size, "could not load the Python rules of \"%s\": %s", e->pack_dir,
+             why);
+    return OC_ERR_INVALID;
+  }
+  const oc_pack_t *pack = oc_pyscan_rules_pack(e->py);
+  for (size_t i = 0; i < pack->nmsgs; i++) {
+    char line[16];
+    snprintf(line, sizeof(line), "%d", pack->msgs[i].line);
+    oc_log_kv(OC_LOG_ERROR, "could not load detection", "file", pack->msgs[i].origin, "line", line,
+              "reason", pack->msgs[i].text, NULL);
+  }
+  char n[32], nerr[32];
+  snprintf(n, sizeof(n), "%zu", oc_pyscan_rules_count(e->py));
+  snprintf(nerr, sizeof(nerr), "%zu", pack->nmsgs);
+  oc_metrics_set(e->metrics, "ocelot_rules_python_loaded", "", (double)oc_pyscan_rules_count(e->py));
+  oc_metrics_inc(e->metrics, "ocelot_rules_load_errors_total", "", pack->nmsgs);
+  oc_log_kv(OC_LOG_INFO, "python rules loaded", "rules", n, "errors", nerr, "pack", e->pack_dir,
+            NULL);
+  return OC_OK;
+}
+
+static void oc_engine_destroy(oc_svc_t *svc, void *opaque);
+
 /* ---- lifecycle --------------------------------------------------------------------- */
 
 static oc_err_t oc_engine_init(oc_svc_t *svc, void **opaque, char *errstr, size_t errstr_size) {
@@ -172,6 +213,8 @@ static oc_err_t oc_engine_init(oc_svc_t *svc, void **opaque, char *errstr, size_
   e->last_refresh = OC_OK;
   oc_scan_init(&e->scan);
   oc_buf_init(&e->pb);
+  oc_pyscan_init(&e->pyscan);
+  e->pack_dir = oc_config_str(cfg, "OCELOT_RULES_PACK_DIR");
 
   oc_metrics_t *m = e->metrics;
   oc_metrics_declare(m, "ocelot_rules_events_total", OC_METRIC_COUNTER,
@@ -196,6 +239,20 @@ static oc_err_t oc_engine_init(oc_svc_t *svc, void **opaque, char *errstr, size_
   oc_metrics_declare(m, "ocelot_rules_output_rows_total", OC_METRIC_COUNTER,
                      "Matched events written to the lake under rules/.", NULL, 0);
   oc_metrics_inc(m, "ocelot_rules_load_errors_total", "", 0);
+  oc_metrics_declare(m, "ocelot_rules_python_errors_total", OC_METRIC_COUNTER,
+                     "Python rule calls that raised (rule errors), timeouts included.", NULL, 0);
+  oc_metrics_declare(m, "ocelot_rules_python_timeouts_total", OC_METRIC_COUNTER,
+                     "Python rule calls interrupted by the time budget.", NULL, 0);
+  oc_metrics_declare(m, "ocelot_rules_python_loaded", OC_METRIC_GAUGE,
+                     "Enabled Python rules running from OCELOT_RULES_PACK_DIR.", NULL, 0);
+  if (e->pack_dir[0]) {
+    oc_err_t err = oc_engine_load_pack(e, (int)oc_config_int(cfg, "OCELOT_RULES_PY_BUDGET_MS"),
+                                       errstr, errstr_size);
+    if (err != OC_OK) {
+      oc_engine_destroy(svc, e);
+      return err;
+    }
+  }
 
   /* Postgres may still be starting: a failure here is retried by tick and the batches. */
   oc_engine_reload(e, svc, true);
@@ -212,6 +269,11 @@ static void oc_engine_destroy(oc_svc_t *svc, void *opaque) {
   oc_scan_deinit(&e->scan);
   oc_ruleset_destroy(e->rs);
   oc_buf_deinit(&e->pb);
+  oc_pyscan_deinit(&e->pyscan);
+  if (e->py) {
+    oc_pyscan_rules_destroy(e->py);
+    oc_pyhost_fini();
+  }
   free(e);
 }
 
@@ -270,6 +332,97 @@ static oc_err_t oc_engine_produce_group(oc_engine_t *e, oc_svc_t *svc, const cha
   memcpy(key + idlen + 1, g->dedup, g->dedup_len);
   return oc_svc_produce(svc, OC_TOPIC_MATCHES, key, idlen + 1 + g->dedup_len, e->pb.data, len,
                         NULL);
+}
+
+static oc_err_t oc_engine_produce_pygroup(oc_engine_t *e, oc_svc_t *svc, const char *lake_key,
+                                          const oc_pymatch_group_t *g) {
+  const oc_pack_item_t *it = g->rule->item;
+  Ocelot__V1__RuleMatchGroup rmg = OCELOT__V1__RULE_MATCH_GROUP__INIT;
+  char id[33];
+  /* Rule errors are deduplicated apart from the rule's alerts: "error:" in the id. */
+  const char *parts[5] = {lake_key, it->id, g->version, g->is_error ? "error" : "match", g->dedup};
+  size_t lens[5] = {strlen(lake_key), strlen(it->id), strlen(g->version),
+                    strlen(parts[3]), g->dedup_len};
+  oc_hash_hex128(id, parts, lens, 5);
+
+  rmg.id = id;
+  rmg.rule_id = (char *)it->id;
+  rmg.rule_version = (char *)g->version;
+  rmg.dedup = g->dedup;
+  rmg.log_type = (char *)g->log_type;
+  rmg.match_count = g->count;
+  rmg.first_event_time_us = g->first_us;
+  rmg.last_event_time_us = g->last_us;
+  rmg.title = g->title;
+  rmg.severity = g->severity;
+  rmg.alert_context_json = g->alert_context;
+  rmg.description = g->description;
+  rmg.reference = g->reference;
+  rmg.runbook = g->runbook;
+  rmg.n_destinations = g->ndestinations;
+  rmg.destinations = g->destinations;
+  rmg.skip_delivery = g->skip_delivery;
+  rmg.n_sample_events = g->nsamples;
+  rmg.sample_events = (char **)g->samples;
+  rmg.is_error = g->is_error;
+  rmg.dedup_period_minutes = it->dedup_period_minutes;
+  rmg.threshold = g->is_error ? 1 : it->threshold;
+  rmg.lake_key = (char *)lake_key;
+
+  size_t len = ocelot__v1__rule_match_group__get_packed_size(&rmg);
+  oc_buf_reset(&e->pb);
+  if (!oc_buf_reserve(&e->pb, len)) return OC_ERR_NOMEM;
+  ocelot__v1__rule_match_group__pack(&rmg, (uint8_t *)e->pb.data);
+
+  /* key "<rule_id>:<dedup>" */
+  size_t idlen = strlen(it->id);
+  char *key = oc_arena_alloc(oc_svc_arena(svc), idlen + 1 + g->dedup_len + 1);
+  if (!key) return OC_ERR_NOMEM;
+  memcpy(key, it->id, idlen);
+  key[idlen] = ':';
+  memcpy(key + idlen + 1, g->dedup, g->dedup_len);
+  return oc_svc_produce(svc, OC_TOPIC_MATCHES, key, idlen + 1 + g->dedup_len, e->pb.data, len,
+                        NULL);
+}
+
+/* The Python rules over the same lake file. A transient error is returned; others are
+ * this record's verdict (and OC_OK). */
+static oc_err_t oc_engine_file_python(oc_engine_t *e, oc_svc_t *svc, oc_msg_t *msg,
+                                      const Ocelot__V1__ProcessedFile *pf, const char *key,
+                                      const char *path, int64_t default_time_us) {
+  char errstr[1024], labels[600], esc[520];
+  oc_err_t err = oc_pyscan_file(&e->pyscan, e->py, path, pf->log_type, default_time_us,
+                                e->max_line, errstr, sizeof(errstr));
+  if (err != OC_OK) {
+    if (oc_err_is_transient(err)) {
+      oc_log_kv(OC_LOG_WARN, "could not run python rules on lake file; retrying", "key", key,
+                "error", errstr, NULL);
+      return err;
+    }
+    oc_msg_fail(msg, err, "python rules on lake file \"%s\": %s", key, errstr);
+    return OC_OK;
+  }
+  const oc_pyscan_t *ps = &e->pyscan;
+  for (size_t i = 0; i < ps->ngroups; i++) {
+    const oc_pymatch_group_t *g = ps->groups[i];
+    err = oc_engine_produce_pygroup(e, svc, key, g);
+    if (err != OC_OK) return err;
+    if (!g->is_error) {
+      oc_metrics_label_escape(g->rule->item->id, esc, sizeof(esc));
+      snprintf(labels, sizeof(labels), "rule_id=\"%s\"", esc);
+      oc_metrics_inc(e->metrics, "ocelot_rules_matches_total", labels, g->count);
+    }
+  }
+  oc_metrics_inc(e->metrics, "ocelot_rules_match_groups_total", "", ps->ngroups);
+  if (ps->errors) oc_metrics_inc(e->metrics, "ocelot_rules_python_errors_total", "", ps->errors);
+  if (ps->timeouts)
+    oc_metrics_inc(e->metrics, "ocelot_rules_python_timeouts_total", "", ps->timeouts);
+  if (ps->errors) {
+    char n[32];
+    snprintf(n, sizeof(n), "%llu", (unsigned long long)ps->errors);
+    oc_log_kv(OC_LOG_WARN, "python rules raised on lake file", "key", key, "errors", n, NULL);
+  }
+  return OC_OK;
 }
 
 static oc_err_t oc_engine_produce_output(oc_engine_t *e, oc_svc_t *svc,
@@ -375,6 +528,10 @@ static oc_err_t oc_engine_file(oc_engine_t *e, oc_svc_t *svc, oc_msg_t *msg,
       .zstd_level = e->zstd_level,
   };
   err = oc_scan_file(&e->scan, e->rs, path, &opts, errstr, sizeof(errstr));
+  if (err == OC_OK && e->py) {
+    err = oc_engine_file_python(e, svc, msg, pf, key, path, opts.default_time_us);
+    if (err != OC_OK || msg->err != OC_OK) return err;
+  }
   switch (err) {
     case OC_OK:
       break;

@@ -525,6 +525,10 @@ static bool oc_pitem(oc_pack_parser_t *p, yaml_node_t *root, bool *skipped) {
   it->display_name = it->severity = it->description = it->reference = it->runbook = "";
   if (!oc_pbool(p, oc_pget(p, root, "Enabled"), "Enabled", true, &it->enabled)) return false;
   bool rulish = it->kind == OC_PACK_RULE || it->kind == OC_PACK_SCHEDULED_RULE;
+  if (rulish && !oc_pget(p, root, "Filename") && oc_pget(p, root, "Detection")) {
+    *skipped = true; /* a YAML detection: ruleset.h runs it natively */
+    return oc_pfail(p, root, "a YAML detection; skipped");
+  }
   if (!oc_pfilename(p, oc_pget(p, root, "Filename"), rulish || it->kind == OC_PACK_GLOBAL))
     return false;
   if (!oc_pstrs(p, oc_pget(p, root, "LogTypes"), "LogTypes", &it->log_types)) return false;

@@ -14,6 +14,7 @@
  * objectName / returnValue). Data models: DataModelID, LogTypes, Enabled, Filename
  * (optional: the file with the Method functions), Mappings of Name plus Path or Method.
  * Globals: GlobalID, Filename; importable under the Filename's stem (and GlobalID).
+ * A rule without Filename but with Detection is a YAML detection (ruleset.h): skipped.
  * Unknown keys are accepted, as Panther's schema allows extra keys in packs.
  *
  * Scalars are read as YAML 1.2 (Panther uses a 1.2 loader): true/false in any of their

@@ -60,7 +60,10 @@ static const char oc_pyhost_boot_src[] =
     "    mod = importlib.util.module_from_spec(spec)\n"
     "    spec.loader.exec_module(mod)\n"
     "    return mod\n"
+    "budget_ms = 0\n"
     "def describe(exc):\n"
+    "    if isinstance(exc, OcelotTimeoutError) and not exc.args:\n"
+    "        exc.args = ('rule ran past its time budget of %d ms' % budget_ms,)\n"
     "    where = ''\n"
     "    if isinstance(exc, SyntaxError) and exc.filename:\n"
     "        where = '%s, line %s' % (exc.filename, exc.lineno)\n"
@@ -75,7 +78,11 @@ static const char oc_pyhost_boot_src[] =
     "        r = repr(exc)\n"
     "    except BaseException:\n"
     "        r = type(exc).__name__ + '(...)'\n"
-    "    text = ''.join(traceback.format_exception_only(type(exc), exc)).strip()\n"
+    "    if isinstance(exc, SyntaxError):\n"
+    "        text = '%s: %s' % (type(exc).__name__, exc.msg)\n"
+    "    else:\n"
+    "        text = ''.join(traceback.format_exception_only(type(exc), exc)).strip()\n"
+    "        text = ' '.join(text.split('\\n'))\n"
     "    if where:\n"
     "        text += ' (' + where + ')'\n"
     "    return type(exc).__name__, r, text, isinstance(exc, OcelotTimeoutError)\n";
@@ -103,15 +110,13 @@ static long oc_wd_now_ms(void) {
   return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Runs in the Python main thread at the next bytecode boundary. */
-static int oc_wd_interrupt(void *arg) {
-  unsigned long seq = (unsigned long)(uintptr_t)arg;
-  if (atomic_load(&oc_wd_seq) != seq || atomic_load(&oc_wd_deadline) == 0) return 0;
-  atomic_fetch_add(&oc_wd_timeouts, 1);
-  PyErr_Format(oc_pyhost_timeout_exc, "rule ran past its time budget of %d ms", oc_wd_budget_ms);
-  return -1;
-}
+static unsigned long oc_wd_main_tid; /* Python's id of the thread that runs rules */
 
+/* The watchdog. Py_AddPendingCall from another thread does not wake 3.11's eval loop
+ * (it recomputes the eval breaker for the calling thread), so the watchdog takes the
+ * GIL, which the rule's thread gives up within the switch interval (5 ms), and raises
+ * the timeout there with PyThreadState_SetAsyncExc. Holding the GIL makes the check of
+ * the arming race-free: the rule's thread disarms without releasing it. */
 static void *oc_wd_main(void *arg) {
   struct timespec nap = {0, OC_PYHOST_POLL_MS * 1000000L};
   while (!atomic_load(&oc_wd_stop)) {
@@ -120,10 +125,15 @@ static void *oc_wd_main(void *arg) {
     unsigned long seq = atomic_load(&oc_wd_seq);
     if (deadline == 0 || oc_wd_now_ms() < deadline) continue;
     if (atomic_load(&oc_wd_fired_seq) == seq) continue;
-    /* Py_AddPendingCall needs neither the GIL nor a thread state. It can fail when the
-     * queue is full; the next poll tries again. */
-    if (Py_AddPendingCall(oc_wd_interrupt, (void *)(uintptr_t)seq) == 0)
-      atomic_store(&oc_wd_fired_seq, seq);
+    PyGILState_STATE g = PyGILState_Ensure();
+    if (!atomic_load(&oc_wd_stop) && atomic_load(&oc_wd_seq) == seq &&
+        atomic_load(&oc_wd_deadline) != 0) {
+      /* SetAsyncExc takes the class; describe() gives it its message. */
+      if (PyThreadState_SetAsyncExc(oc_wd_main_tid, oc_pyhost_timeout_exc) == 1)
+        atomic_fetch_add(&oc_wd_timeouts, 1);
+    }
+    atomic_store(&oc_wd_fired_seq, seq);
+    PyGILState_Release(g);
   }
   return NULL;
 }
@@ -137,8 +147,11 @@ void oc_pyhost_arm(int ms) {
 
 void oc_pyhost_disarm(void) {
   if (atomic_load(&oc_wd_deadline) == 0) return;
+  unsigned long seq = atomic_load(&oc_wd_seq);
   atomic_store(&oc_wd_deadline, 0);
   atomic_fetch_add(&oc_wd_seq, 1);
+  /* A timeout raised as the code returned would otherwise hit the next call. */
+  if (atomic_load(&oc_wd_fired_seq) == seq) PyThreadState_SetAsyncExc(oc_wd_main_tid, NULL);
 }
 
 unsigned long oc_pyhost_timeouts(void) {
@@ -207,6 +220,7 @@ bool oc_pyhost_init(char *errstr, size_t errstr_size) {
     return false;
   }
   atomic_store(&oc_wd_stop, false);
+  oc_wd_main_tid = PyThread_get_thread_ident();
   if (pthread_create(&oc_wd_thread, NULL, oc_wd_main, NULL) == 0) oc_wd_running = true;
   oc_pyhost_started = true;
   return true;
@@ -216,7 +230,9 @@ void oc_pyhost_fini(void) {
   if (!oc_pyhost_started) return;
   if (oc_wd_running) {
     atomic_store(&oc_wd_stop, true);
+    PyThreadState *ts = PyEval_SaveThread(); /* the watchdog may be waiting for the GIL */
     pthread_join(oc_wd_thread, NULL);
+    PyEval_RestoreThread(ts);
     oc_wd_running = false;
   }
   Py_CLEAR(oc_pyhost_timeout_exc);
@@ -239,6 +255,11 @@ void oc_pyhost_fetch_exc(oc_pyexc_t *exc) {
   PyErr_Fetch(&type, &value, &tb);
   PyErr_NormalizeException(&type, &value, &tb);
   if (value && tb) PyException_SetTraceback(value, tb);
+  if (value && oc_pyhost_bootmod && PyErr_GivenExceptionMatches(value, oc_pyhost_timeout_exc)) {
+    PyObject *ms = PyLong_FromLong(oc_wd_budget_ms);
+    if (!ms || PyObject_SetAttrString(oc_pyhost_bootmod, "budget_ms", ms) != 0) PyErr_Clear();
+    Py_XDECREF(ms);
+  }
   if (value && oc_pyhost_bootmod)
     d = PyObject_CallMethod(oc_pyhost_bootmod, "describe", "O", value);
   const char *cls = NULL, *repr = NULL, *msg = NULL;

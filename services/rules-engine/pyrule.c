@@ -331,9 +331,13 @@ static void oc_aux_context(const oc_pyrule_t *rule, PyObject *ev, oc_pyresult_t 
     goto fail;
   }
   if (n > OC_PYRULE_MAX_CONTEXT) {
+    /* Panther's documented fallback, not a failure of the function. */
     snprintf(msg, sizeof(msg), "alert_context size is %zd characters, bigger than maximum of %d KB",
              n, OC_PYRULE_MAX_CONTEXT / 1024);
-    goto fail;
+    oc_put_error_context(&res->alert_context, msg);
+    Py_DECREF(s);
+    Py_DECREF(r);
+    return;
   }
   oc_buf_append(&res->alert_context, u, (size_t)n);
   Py_DECREF(s);

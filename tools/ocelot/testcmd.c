@@ -55,7 +55,7 @@ static void oc_test_usage(FILE *out) {
           "                         AnalysisType, Enabled\n"
           "  --minimum-tests N      a rule with fewer than N tests fails\n"
           "  --budget-ms N          time budget of one rule on one event (default 1000)\n"
-          "  --json                 one JSON line per test (rule, test, passed, matched,\n"
+          "  --json                 one JSON line per test (rule, test, passed, log, matched,\n"
           "                         title, dedup, severity, ...) instead of text\n"
           "  -v, --verbose          print passing tests too\n\n"
           "Prints each failure, then \"N passed, N failed\". Exits 1 when anything failed.\n");
@@ -110,6 +110,9 @@ static void oc_test_json_str(oc_buf_t *b, const char *key, const char *s, size_t
   oc_json_write_string(b, s, len);
 }
 
+/* The Log of the test being reported (JSON), or NULL; for --json. */
+static const char *oc_test_cur_log;
+
 static void oc_test_report(oc_test_run_t *run, const char *rule_id, const char *test, bool passed,
                            const char *reason, const oc_pyresult_t *res) {
   if (passed)
@@ -124,6 +127,10 @@ static void oc_test_report(oc_test_run_t *run, const char *rule_id, const char *
     oc_test_json_str(b, "test", test, strlen(test));
     oc_buf_appendf(b, ",\"passed\":%s", passed ? "true" : "false");
     if (reason) oc_test_json_str(b, "reason", reason, strlen(reason));
+    if (oc_test_cur_log) {
+      oc_buf_puts(b, ",\"log\":");
+      oc_buf_puts(b, oc_test_cur_log);
+    }
     if (res) {
       oc_buf_appendf(b, ",\"matched\":%s,\"error\":%s", res->matched ? "true" : "false",
                      res->error ? "true" : "false");
@@ -261,6 +268,7 @@ static void oc_test_one(oc_test_run_t *run, const oc_pyrules_t *prs, const oc_py
   PyObject *ev = NULL;
 
   oc_arena_reset(arena);
+  oc_test_cur_log = NULL;
   oc_json_t *root = oc_json_parse(arena, test->log_json, test->log_len, OC_JSON_DEFAULT_MAX_DEPTH,
                                   perr, sizeof(perr));
   if (!root || root->type != OC_JSON_OBJECT) {
@@ -269,6 +277,7 @@ static void oc_test_one(oc_test_run_t *run, const oc_pyrules_t *prs, const oc_py
     oc_test_report(run, it->id, test->name, false, why, NULL);
     return;
   }
+  oc_test_cur_log = test->log_json; /* valid JSON from here on */
   if (test->nmocks > sizeof(saved) / sizeof(saved[0])) {
     oc_test_report(run, it->id, test->name, false, "more than 64 mocks", NULL);
     return;
@@ -310,6 +319,7 @@ static void oc_test_one(oc_test_run_t *run, const oc_pyrules_t *prs, const oc_py
     oc_test_report(run, it->id, test->name, true, NULL, res);
   }
 out:
+  oc_test_cur_log = NULL;
   oc_pyevent_release(ev);
   oc_test_unmock(rule, saved, nsaved);
 }
