@@ -20,9 +20,9 @@
 /* One JSON-only source (the CloudTrail file form) and one mixed source. */
 static const char *const oc_fz_json[] = {"AWS.CloudTrail", "Okta.SystemLog", "GCP.AuditLog",
                                          "Zeek.DNS", "AWS.VPCDns"};
-static const char *const oc_fz_mixed[] = {"Syslog.RFC5424", "Syslog.RFC3164", "AWS.VPCFlow",
-                                          "AWS.ALB", "Juniper.Firewall", "Apache.AccessCombined",
-                                          "CiscoUmbrella.DNS", "AWS.CloudTrail"};
+static const char *const oc_fz_mixed[] = {
+    "Syslog.RFC5424",   "Syslog.RFC3164",        "AWS.VPCFlow",       "AWS.ALB",
+    "Juniper.Firewall", "Apache.AccessCombined", "CiscoUmbrella.DNS", "AWS.CloudTrail"};
 
 static oc_logtypes_t *lt;
 static oc_classifier_t *cls_json, *cls_mixed;
@@ -36,8 +36,9 @@ static void oc_fz_init(void) {
   const char *dir = getenv("OC_FUZZ_SCHEMAS");
   size_t failed = 0;
   lt = oc_logtypes_new(NULL);
-  if (!lt || oc_logtypes_load_dir(lt, dir ? dir : "schemas", true, NULL, &failed, err,
-                                  sizeof(err)) != OC_OK ||
+  if (!lt ||
+      oc_logtypes_load_dir(lt, dir ? dir : "schemas", true, NULL, &failed, err, sizeof(err)) !=
+          OC_OK ||
       failed) {
     fprintf(stderr, "fuzz_schema: could not load the schemas: %s\n", err);
     abort();
@@ -55,8 +56,8 @@ static void oc_fz_init(void) {
   oc_buf_init(&out);
 }
 
-static void oc_fz_one(oc_classifier_t *c, const oc_logtype_t *const *types, size_t n,
-                      bool records, const char *line, size_t len) {
+static void oc_fz_one(oc_classifier_t *c, const oc_logtype_t *const *types, size_t n, bool records,
+                      const char *line, size_t len) {
   char err[256];
   oc_cls_out_t co;
   if (oc_classifier_begin(c, types, n, err, sizeof(err)) != OC_OK) abort();
@@ -64,13 +65,20 @@ static void oc_fz_one(oc_classifier_t *c, const oc_logtype_t *const *types, size
   for (int round = 0; round < 2; round++) {
     oc_arena_reset(&arena);
     oc_indset_reset(&ind);
-    oc_cls_result_t r = oc_classifier_line(c, &arena, line, len, records, 1795883860000000, &ind, &co);
+    oc_cls_result_t r =
+        oc_classifier_line(c, &arena, line, len, records, 1795883860000000, &ind, &co);
     if (r != OC_CLS_OK) {
       if (r != OC_CLS_SKIP && !co.error[0]) abort(); /* a rejection always says why */
       continue;
     }
-    oc_norm_meta_t m = {co.type->name, "00000000000000000000000000000000", co.event_time_us,
-                        1795883860000000, "fz", "fz", &ind};
+    oc_norm_meta_t m = {co.type->name,
+                        "00000000000000000000000000000000",
+                        co.event_time_us,
+                        1795883860000000,
+                        "fz",
+                        "fz",
+                        &ind,
+                        co.patches};
     oc_normalize_event(&out, co.ev, &m);
     if (!oc_buf_ok(&out)) abort();
     if (memchr(out.data, '\n', out.len)) abort();

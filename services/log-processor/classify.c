@@ -36,6 +36,7 @@ struct oc_classifier {
   size_t nparsers;
   oc_cls_cand_t cands[OC_CLASSIFY_MAX_TYPES];
   size_t ncands, njson;
+  oc_patches_t patches;
 };
 
 oc_classifier_t *oc_classifier_new(int max_depth, char *errstr, size_t errstr_size) {
@@ -62,6 +63,7 @@ void oc_classifier_forget(oc_classifier_t *c) {
 void oc_classifier_destroy(oc_classifier_t *c) {
   if (!c) return;
   oc_classifier_forget(c);
+  oc_patches_deinit(&c->patches);
   free(c);
 }
 
@@ -84,7 +86,8 @@ static oc_cls_parser_t *oc_cls_parser_get(oc_classifier_t *c, const oc_schema_t 
       if (!cp->csv) return NULL;
       break;
     case OC_PARSER_FASTMATCH:
-      cp->fm = oc_fastmatch_new((const char *const *)p->match, p->nmatch, &opts, errstr, errstr_size);
+      cp->fm =
+          oc_fastmatch_new((const char *const *)p->match, p->nmatch, &opts, errstr, errstr_size);
       if (!cp->fm) return NULL;
       break;
     case OC_PARSER_REGEX: {
@@ -226,6 +229,7 @@ oc_cls_result_t oc_classifier_line(oc_classifier_t *c, oc_arena_t *a, const char
   out->ev = NULL;
   out->type = NULL;
   out->event_time_us = ref_us;
+  out->patches = NULL;
   out->error[0] = '\0';
 
   for (size_t i = 0; i < c->ncands; i++) {
@@ -279,12 +283,16 @@ oc_cls_result_t oc_classifier_line(oc_classifier_t *c, oc_arena_t *a, const char
       int64_t et = ref_us;
       oc_sa_result_t r = OC_SA_OK;
       if (shared) r = oc_schema_apply(s, a, ev, true, NULL, ref_us, &et, err, sizeof(err));
+      bool json = s->parser.kind == OC_PARSER_JSON;
       if (r == OC_SA_OK) {
         if (ind) oc_indset_reset(ind);
-        r = oc_schema_apply(s, a, ev, false, ind, ref_us, &et, err, sizeof(err));
+        if (json) oc_patches_begin(&c->patches, line, len);
+        r = oc_schema_apply_patched(s, a, ev, false, ind, ref_us, &et, json ? &c->patches : NULL,
+                                    err, sizeof(err));
       }
       if (r == OC_SA_OK) {
         out->ev = ev;
+        out->patches = json && !c->patches.broken ? &c->patches : NULL;
         out->type = cd->type;
         out->event_time_us = et;
         if (cd->penalty || penalized) {
@@ -293,7 +301,9 @@ oc_cls_result_t oc_classifier_line(oc_classifier_t *c, oc_arena_t *a, const char
         }
         return OC_CLS_OK;
       }
-      why = r == OC_SA_TIME ? OC_CLS_BAD_TIME : r == OC_SA_NOT_OBJECT ? OC_CLS_NOT_OBJECT : OC_CLS_NO_TYPE;
+      why = r == OC_SA_TIME         ? OC_CLS_BAD_TIME
+            : r == OC_SA_NOT_OBJECT ? OC_CLS_NOT_OBJECT
+                                    : OC_CLS_NO_TYPE;
     }
     if (cd->penalty < OC_CLS_MAX_PENALTY) cd->penalty++;
     penalized = true;
@@ -314,7 +324,8 @@ oc_cls_result_t oc_classifier_line(oc_classifier_t *c, oc_arena_t *a, const char
   if (tried > 1) {
     char tmp[sizeof(out->error)];
     int k = snprintf(tmp, sizeof(tmp), "none of %zu log types accepted the line; ", tried);
-    snprintf(tmp + k, sizeof(tmp) - (size_t)k, "%.*s", (int)(sizeof(tmp) - (size_t)k - 1), out->error);
+    snprintf(tmp + k, sizeof(tmp) - (size_t)k, "%.*s", (int)(sizeof(tmp) - (size_t)k - 1),
+             out->error);
     memcpy(out->error, tmp, sizeof(tmp));
     /* "not JSON" is no verdict on a line that text parsers also refused */
     if (tried_text && (first_why == OC_CLS_INVALID_JSON || first_why == OC_CLS_NOT_OBJECT ||

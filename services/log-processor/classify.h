@@ -49,6 +49,10 @@ typedef struct oc_cls_out {
   oc_json_t *ev;            /* the normalized event (in the arena) */
   const oc_logtype_t *type; /* the winner; on a rejection the candidate the reason is from */
   int64_t event_time_us;
+  /* For an event parsed from JSON text: that text and the spans normalization changed
+   * (normalize.h writes the lake line from them). NULL for the other parsers, or when
+   * the changes cannot be expressed as spans. Valid until the next line. */
+  const oc_patches_t *patches;
   char error[512]; /* the reason of a rejection */
 } oc_cls_out_t;
 

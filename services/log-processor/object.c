@@ -64,9 +64,8 @@ oc_objproc_t *oc_objproc_new(const oc_objproc_config_t *cfg, oc_metrics_t *metri
                              size_t errstr_size) {
   oc_objproc_t *proc;
   if (!cfg->object_root || !cfg->object_root[0] || !cfg->lake_root || !cfg->lake_root[0] ||
-      cfg->max_line == 0 || cfg->max_depth < 1 || cfg->zstd_level < OC_LAKE_ZSTD_MIN || cfg->zstd_level > OC_LAKE_ZSTD_MAX ||
-      cfg->zstd_level == 0 ||
-      cfg->file_max_rows == 0) {
+      cfg->max_line == 0 || cfg->max_depth < 1 || cfg->zstd_level < OC_LAKE_ZSTD_MIN ||
+      cfg->zstd_level > OC_LAKE_ZSTD_MAX || cfg->zstd_level == 0 || cfg->file_max_rows == 0) {
     snprintf(errstr, errstr_size,
              "invalid processor configuration: roots must be set, max line, depth and rows "
              "positive, zstd level -7..-1 or 1..19");
@@ -207,6 +206,7 @@ static oc_err_t oc_run_line(oc_run_t *run, const char *line, size_t len, uint64_
   meta.source_id = src->id;
   meta.source_label = src->label;
   meta.indicators = &proc->ind;
+  meta.patches = co->patches;
   oc_normalize_event(&proc->out, co->ev, &meta);
   if (!oc_buf_ok(&proc->out)) {
     snprintf(run->errstr, run->errstr_size, "could not normalize an event: out of memory");
@@ -231,7 +231,8 @@ static oc_err_t oc_run_stream(oc_run_t *run, oc_reader_t *r) {
   bool json = false;
   oc_err_t err = OC_OK;
   for (size_t i = 0; i < run->src->ntypes; i++)
-    if (run->src->types[i] && run->src->types[i]->schema->parser.kind == OC_PARSER_JSON) json = true;
+    if (run->src->types[i] && run->src->types[i]->schema->parser.kind == OC_PARSER_JSON)
+      json = true;
   /* The {"Records":[...]} file form (CloudTrail's, and any JSON type's). */
   run->res->records_form = json && oc_records_detect(r);
   oc_records_init(&rs, r, proc->cfg.max_line);

@@ -30,9 +30,9 @@ static void *oc_arena_calloc(oc_arena_t *a, size_t n, size_t size) {
 }
 
 static const char *const oc_ftype_names[] = {
-    [OC_FT_STRING] = "string",       [OC_FT_INT] = "int",         [OC_FT_SMALLINT] = "smallint",
-    [OC_FT_BIGINT] = "bigint",       [OC_FT_FLOAT] = "float",     [OC_FT_BOOLEAN] = "boolean",
-    [OC_FT_TIMESTAMP] = "timestamp", [OC_FT_OBJECT] = "object",   [OC_FT_ARRAY] = "array",
+    [OC_FT_STRING] = "string",       [OC_FT_INT] = "int",       [OC_FT_SMALLINT] = "smallint",
+    [OC_FT_BIGINT] = "bigint",       [OC_FT_FLOAT] = "float",   [OC_FT_BOOLEAN] = "boolean",
+    [OC_FT_TIMESTAMP] = "timestamp", [OC_FT_OBJECT] = "object", [OC_FT_ARRAY] = "array",
     [OC_FT_JSON] = "json",
 };
 
@@ -51,9 +51,9 @@ typedef struct {
   const char *origin;
   char *errstr;
   size_t errstr_size;
-  size_t nfields;        /* all levels, for the limit */
-  yaml_node_t *defs;     /* the definitions mapping, or NULL */
-  int ref_depth;         /* refs being expanded, against cycles */
+  size_t nfields;    /* all levels, for the limit */
+  yaml_node_t *defs; /* the definitions mapping, or NULL */
+  int ref_depth;     /* refs being expanded, against cycles */
   bool event_time_seen;
 } oc_sload_t;
 
@@ -125,7 +125,8 @@ static bool oc_y_strlist(oc_sload_t *L, const yaml_node_t *n, const char *what, 
   if (!n) return true;
   if (n->type == YAML_SCALAR_NODE) {
     char **v = oc_arena_alloc(&L->s->arena, sizeof(*v));
-    if (!v || !(v[0] = oc_y_str(L, n, what))) return v ? false : oc_sload_fail(L, n, "out of memory");
+    if (!v || !(v[0] = oc_y_str(L, n, what)))
+      return v ? false : oc_sload_fail(L, n, "out of memory");
     *out = v;
     *nout = 1;
     return true;
@@ -144,13 +145,16 @@ static bool oc_y_strlist(oc_sload_t *L, const yaml_node_t *n, const char *what, 
   return true;
 }
 
-static uint32_t oc_schema_hash(const char *s, size_t n) {
-  uint32_t h = 2166136261u;
-  for (size_t i = 0; i < n; i++) {
-    h ^= (unsigned char)s[i];
-    h *= 16777619u;
-  }
-  return h;
+/* Member names are hashed for every member of every event: a few multiplications over
+ * the length and the first and last eight bytes, not a loop over every byte (names that
+ * share a prefix, eventName/eventTime/eventType, still differ in those bytes). */
+static inline uint32_t oc_schema_hash(const char *s, size_t n) {
+  uint64_t a = 0, b = 0, h;
+  memcpy(&a, s, n < 8 ? n : 8);
+  if (n > 8) memcpy(&b, s + n - (n < 16 ? n - 8 : 8), n < 16 ? n - 8 : 8);
+  h = (a ^ (uint64_t)n * 0x9E3779B97F4A7C15ull) * 0xff51afd7ed558ccdull;
+  h = (h ^ b ^ (h >> 29)) * 0xc4ceb9fe1a85ec53ull;
+  return (uint32_t)(h ^ (h >> 32));
 }
 
 /* Builds an object field's lookup table; refuses duplicate member names. */
@@ -242,13 +246,15 @@ static bool oc_sload_field(oc_sload_t *L, const yaml_node_t *n, oc_sfield_t *f, 
       for (yaml_node_pair_t *p = L->defs->data.mapping.pairs.start;
            p < L->defs->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(&L->doc, p->key);
-        if (k && k->type == YAML_SCALAR_NODE && k->data.scalar.length == target->data.scalar.length &&
+        if (k && k->type == YAML_SCALAR_NODE &&
+            k->data.scalar.length == target->data.scalar.length &&
             memcmp(k->data.scalar.value, target->data.scalar.value, k->data.scalar.length) == 0)
           def = yaml_document_get_node(&L->doc, p->value);
       }
     if (!def)
       return oc_sload_fail(L, target, "ref target \"%.*s\" is not in definitions",
-                           (int)target->data.scalar.length, (const char *)target->data.scalar.value);
+                           (int)target->data.scalar.length,
+                           (const char *)target->data.scalar.value);
     if (++L->ref_depth > 8) return oc_sload_fail(L, n, "refs nested deeper than 8 (a cycle?)");
     const char *name = f->name;
     uint32_t name_len = f->name_len;
@@ -310,7 +316,8 @@ static bool oc_sload_field(oc_sload_t *L, const yaml_node_t *n, oc_sfield_t *f, 
     if (f->type != OC_FT_TIMESTAMP)
       return oc_sload_fail(L, n, "field \"%s\": isEventTime needs a timestamp field", f->name);
     if (element) return oc_sload_fail(L, n, "isEventTime cannot be set on an array element");
-    if (L->event_time_seen) return oc_sload_fail(L, n, "a second isEventTime field (\"%s\")", f->name);
+    if (L->event_time_seen)
+      return oc_sload_fail(L, n, "a second isEventTime field (\"%s\")", f->name);
     L->event_time_seen = true;
   }
 
@@ -326,11 +333,13 @@ static bool oc_sload_field(oc_sload_t *L, const yaml_node_t *n, oc_sfield_t *f, 
 
   if (f->type == OC_FT_OBJECT) {
     const yaml_node_t *fs = oc_y_get(L, n, "fields");
-    if (!fs) return oc_sload_fail(L, n, "object field \"%s\" needs fields", f->name ? f->name : "[]");
+    if (!fs)
+      return oc_sload_fail(L, n, "object field \"%s\" needs fields", f->name ? f->name : "[]");
     if (!oc_sload_fields(L, fs, f, depth)) return false;
   } else if (f->type == OC_FT_ARRAY) {
     const yaml_node_t *el = oc_y_get(L, n, "element");
-    if (!el) return oc_sload_fail(L, n, "array field \"%s\" needs an element", f->name ? f->name : "[]");
+    if (!el)
+      return oc_sload_fail(L, n, "array field \"%s\" needs an element", f->name ? f->name : "[]");
     f->element = oc_arena_calloc(&L->s->arena, 1, sizeof(*f->element));
     if (!f->element) return oc_sload_fail(L, n, "out of memory");
     if (!oc_sload_field(L, el, f->element, true, depth + 1)) return false;
@@ -339,7 +348,8 @@ static bool oc_sload_field(oc_sload_t *L, const yaml_node_t *n, oc_sfield_t *f, 
     f->indicators = 0;
     f->walk = true;
   } else if (oc_y_get(L, n, "fields") && f->type != OC_FT_JSON) {
-    return oc_sload_fail(L, n, "field \"%s\": fields need an object field", f->name ? f->name : "[]");
+    return oc_sload_fail(L, n, "field \"%s\": fields need an object field",
+                         f->name ? f->name : "[]");
   }
   return true;
 }
@@ -351,13 +361,16 @@ static bool oc_sload_parser(oc_sload_t *L, const yaml_node_t *n) {
   if (!n) return true;
   if (n->type != YAML_MAPPING_NODE) return oc_sload_fail(L, n, "parser must be a mapping");
   size_t k = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
-  if (k != 1) return oc_sload_fail(L, n, "parser must name exactly one of json, csv, fastmatch, regex, native");
+  if (k != 1)
+    return oc_sload_fail(L, n,
+                         "parser must name exactly one of json, csv, fastmatch, regex, native");
   yaml_node_t *key = yaml_document_get_node(&L->doc, n->data.mapping.pairs.start[0].key);
   yaml_node_t *o = yaml_document_get_node(&L->doc, n->data.mapping.pairs.start[0].value);
   if (oc_y_scalar_is(key, "json")) return true;
   if (!o || (o->type != YAML_MAPPING_NODE && !oc_y_scalar_is(key, "native")))
     return oc_sload_fail(L, n, "parser options must be a mapping");
-  if (!oc_y_strlist(L, oc_y_get(L, o, "emptyValues"), "emptyValues", 64, &p->empty_values, &p->nempty) ||
+  if (!oc_y_strlist(L, oc_y_get(L, o, "emptyValues"), "emptyValues", 64, &p->empty_values,
+                    &p->nempty) ||
       !oc_y_bool(L, oc_y_get(L, o, "trimSpace"), "trimSpace", false, &p->trim_space))
     return false;
   if (oc_y_scalar_is(key, "csv")) {
@@ -374,25 +387,32 @@ static bool oc_sload_parser(oc_sload_t *L, const yaml_node_t *n) {
         !oc_y_strlist(L, oc_y_get(L, o, "columns"), "columns", OC_SCHEMA_MAX_COLUMNS, &p->columns,
                       &p->ncolumns))
       return false;
-    if (!p->has_header && !p->ncolumns) return oc_sload_fail(L, o, "csv needs hasHeader or columns");
+    if (!p->has_header && !p->ncolumns)
+      return oc_sload_fail(L, o, "csv needs hasHeader or columns");
     return true;
   }
   if (oc_y_scalar_is(key, "fastmatch") || oc_y_scalar_is(key, "regex")) {
     p->kind = oc_y_scalar_is(key, "regex") ? OC_PARSER_REGEX : OC_PARSER_FASTMATCH;
-    if (!oc_y_strlist(L, oc_y_get(L, o, "match"), "match", OC_SCHEMA_MAX_PATTERNS, &p->match, &p->nmatch))
+    if (!oc_y_strlist(L, oc_y_get(L, o, "match"), "match", OC_SCHEMA_MAX_PATTERNS, &p->match,
+                      &p->nmatch))
       return false;
-    if (!p->nmatch) return oc_sload_fail(L, o, "%s needs match patterns", p->kind == OC_PARSER_REGEX ? "regex" : "fastmatch");
+    if (!p->nmatch)
+      return oc_sload_fail(L, o, "%s needs match patterns",
+                           p->kind == OC_PARSER_REGEX ? "regex" : "fastmatch");
     const yaml_node_t *defs = oc_y_get(L, o, "patternDefinitions");
     if (defs && p->kind == OC_PARSER_REGEX) {
-      if (defs->type != YAML_MAPPING_NODE) return oc_sload_fail(L, defs, "patternDefinitions must be a mapping");
+      if (defs->type != YAML_MAPPING_NODE)
+        return oc_sload_fail(L, defs, "patternDefinitions must be a mapping");
       size_t nd = (size_t)(defs->data.mapping.pairs.top - defs->data.mapping.pairs.start);
       if (nd > 256) return oc_sload_fail(L, defs, "more than 256 patternDefinitions");
       p->defs = oc_arena_alloc(&L->s->arena, (nd ? nd : 1) * 2 * sizeof(*p->defs));
       if (!p->defs) return oc_sload_fail(L, defs, "out of memory");
       for (size_t i = 0; i < nd; i++) {
         yaml_node_pair_t *pr = &defs->data.mapping.pairs.start[i];
-        if (!(p->defs[2 * i] = oc_y_str(L, yaml_document_get_node(&L->doc, pr->key), "a pattern name")) ||
-            !(p->defs[2 * i + 1] = oc_y_str(L, yaml_document_get_node(&L->doc, pr->value), "a pattern")))
+        if (!(p->defs[2 * i] =
+                  oc_y_str(L, yaml_document_get_node(&L->doc, pr->key), "a pattern name")) ||
+            !(p->defs[2 * i + 1] =
+                  oc_y_str(L, yaml_document_get_node(&L->doc, pr->value), "a pattern")))
           return false;
       }
       p->ndefs = nd;
@@ -405,7 +425,8 @@ static bool oc_sload_parser(oc_sload_t *L, const yaml_node_t *n) {
     if (!(p->native = oc_y_str(L, nm, "native parser name"))) return false;
     for (size_t i = 0; i < sizeof(oc_schema_natives) / sizeof(oc_schema_natives[0]); i++)
       if (strcmp(p->native, oc_schema_natives[i]) == 0) return true;
-    return oc_sload_fail(L, nm, "unknown native parser \"%s\" (known: Syslog.RFC3164, Syslog.RFC5424)", p->native);
+    return oc_sload_fail(
+        L, nm, "unknown native parser \"%s\" (known: Syslog.RFC3164, Syslog.RFC5424)", p->native);
   }
   return oc_sload_fail(L, key, "unknown parser (known: json, csv, fastmatch, regex, native)");
 }
@@ -425,7 +446,8 @@ static void oc_schema_set_name(oc_schema_t *s) {
 oc_schema_t *oc_schema_load(const char *text, size_t len, const char *origin, char *errstr,
                             size_t errstr_size) {
   yaml_parser_t parser;
-  oc_sload_t L = {.origin = origin ? origin : "schema", .errstr = errstr, .errstr_size = errstr_size};
+  oc_sload_t L = {
+      .origin = origin ? origin : "schema", .errstr = errstr, .errstr_size = errstr_size};
   bool ok = false, have_doc = false;
   if (len > OC_SCHEMA_MAX_BYTES) {
     snprintf(errstr, errstr_size, "%s: larger than %d bytes", L.origin, OC_SCHEMA_MAX_BYTES);
@@ -460,7 +482,8 @@ oc_schema_t *oc_schema_load(const char *text, size_t len, const char *origin, ch
     goto out;
   }
   if (!(L.s->name = oc_y_str(&L, nm, "schema"))) goto out;
-  if (!L.s->name[0] || strlen(L.s->name) > 128 || strchr(L.s->name, '/') || strchr(L.s->name, ' ')) {
+  if (!L.s->name[0] || strlen(L.s->name) > 128 || strchr(L.s->name, '/') ||
+      strchr(L.s->name, ' ')) {
     oc_sload_fail(&L, nm, "invalid log type name \"%s\"", L.s->name);
     goto out;
   }
@@ -480,7 +503,8 @@ oc_schema_t *oc_schema_load(const char *text, size_t len, const char *origin, ch
     for (size_t i = 0; i < L.s->parser.ncolumns; i++) {
       const char *c = L.s->parser.columns[i];
       bool found = false;
-      for (size_t j = 0; j < L.s->root.nfields && !found; j++) found = strcmp(L.s->root.fields[j].name, c) == 0;
+      for (size_t j = 0; j < L.s->root.nfields && !found; j++)
+        found = strcmp(L.s->root.fields[j].name, c) == 0;
       if (!found) {
         oc_sload_fail(&L, fs, "csv column \"%s\" is not a declared field", c);
         goto out;
@@ -531,7 +555,8 @@ oc_schema_t *oc_schema_load_file(const char *path, char *errstr, size_t errstr_s
     ssize_t r = read(fd, text + got, (size_t)st.st_size - got);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) {
-      snprintf(errstr, errstr_size, "could not read \"%s\": %s", path, r ? strerror(errno) : "short read");
+      snprintf(errstr, errstr_size, "could not read \"%s\": %s", path,
+               r ? strerror(errno) : "short read");
       goto out;
     }
     got += (size_t)r;
@@ -583,7 +608,8 @@ static bool oc_schema_add_path(oc_schema_t *s, const char *path, bool time, size
         f->is_event_time = true;
         f->formats = oc_arena_calloc(&s->arena, 1, sizeof(*f->formats));
         char why[64];
-        if (!f->formats || !oc_timefmt_compile(f->formats, "rfc3339", why, sizeof(why))) return false;
+        if (!f->formats || !oc_timefmt_compile(f->formats, "rfc3339", why, sizeof(why)))
+          return false;
         f->nformats = 1;
       }
       return true;
@@ -621,13 +647,15 @@ oc_schema_t *oc_schema_from_fields(const char *name, const char *event_time_path
   for (size_t i = 0; i < nrequired; i++)
     if (!event_time_path || strcmp(required[i], event_time_path) != 0)
       if (!oc_schema_add_path(s, required[i], false, cap)) {
-        snprintf(errstr, errstr_size, "log type \"%s\": invalid required field \"%s\"", name, required[i]);
+        snprintf(errstr, errstr_size, "log type \"%s\": invalid required field \"%s\"", name,
+                 required[i]);
         oc_schema_destroy(s);
         return NULL;
       }
   if (event_time_path && event_time_path[0]) {
     if (!oc_schema_add_path(s, event_time_path, true, cap)) {
-      snprintf(errstr, errstr_size, "log type \"%s\": invalid event-time field \"%s\"", name, event_time_path);
+      snprintf(errstr, errstr_size, "log type \"%s\": invalid event-time field \"%s\"", name,
+               event_time_path);
       oc_schema_destroy(s);
       return NULL;
     }
@@ -661,6 +689,7 @@ typedef struct {
   char *errstr;
   size_t errstr_size;
   /* path of the member being checked, for messages */
+  oc_patches_t *patches; /* NULL: not recorded */
   const char *path[OC_SCHEMA_MAX_DEPTH + 2];
   uint32_t path_len[OC_SCHEMA_MAX_DEPTH + 2];
   int depth;
@@ -721,20 +750,23 @@ static bool oc_sa_number(const char *s, size_t n) {
   if (s[i] == '0') {
     i++;
   } else if (s[i] >= '1' && s[i] <= '9') {
-    while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+      i++;
   } else {
     return false;
   }
   if (i < n && s[i] == '.') {
     i++;
     if (i == n || s[i] < '0' || s[i] > '9') return false;
-    while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+      i++;
   }
   if (i < n && (s[i] == 'e' || s[i] == 'E')) {
     i++;
     if (i < n && (s[i] == '+' || s[i] == '-')) i++;
     if (i == n || s[i] < '0' || s[i] > '9') return false;
-    while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+      i++;
   }
   return i == n;
 }
@@ -743,6 +775,54 @@ static bool oc_sa_in(char *const *list, size_t n, const char *s, size_t len) {
   for (size_t i = 0; i < n; i++)
     if (strlen(list[i]) == len && memcmp(list[i], s, len) == 0) return true;
   return false;
+}
+
+void oc_patches_deinit(oc_patches_t *p) {
+  free(p->v);
+  memset(p, 0, sizeof(*p));
+}
+
+/* Records that v (as parsed from the source) becomes the JSON text with[0..n). The span of
+ * a string includes its quotes; a string written with escapes is not in the source and
+ * cannot be patched. */
+static void oc_sa_patch(oc_sapply_t *A, const oc_json_t *v, const char *with, size_t n) {
+  oc_patches_t *P = A->patches;
+  const char *at;
+  size_t len;
+  if (!P || P->broken) return;
+  if ((v->type != OC_JSON_STRING && v->type != OC_JSON_NUMBER) || !v->s || v->s < P->src ||
+      v->s + v->len > P->src + P->src_len)
+    goto broken;
+  at = v->s;
+  len = v->len;
+  if (v->type == OC_JSON_STRING) {
+    if (at == P->src || at + len >= P->src + P->src_len || at[-1] != '"' || at[len] != '"')
+      goto broken;
+    at--;
+    len += 2;
+  }
+  if (P->n && P->v[P->n - 1].at + P->v[P->n - 1].len > at) goto broken; /* not in order */
+  if (P->n == P->cap) {
+    size_t cap = P->cap ? P->cap * 2 : 16;
+    oc_patch_t *g = realloc(P->v, cap * sizeof(*g));
+    if (!g) goto broken;
+    P->v = g;
+    P->cap = cap;
+  }
+  P->v[P->n++] = (oc_patch_t){at, (uint32_t)len, with, (uint32_t)n};
+  return;
+broken:
+  P->broken = true;
+}
+
+/* with as a quoted JSON string in the arena (the text needs no escaping). */
+static char *oc_sa_quoted(oc_arena_t *a, const char *s, size_t n) {
+  char *q = oc_arena_alloc(a, n + 2);
+  if (!q) return NULL;
+  q[0] = '"';
+  memcpy(q + 1, s, n);
+  q[n + 1] = '"';
+  return q;
 }
 
 static void oc_sa_indicators(oc_sapply_t *A, uint32_t mask, const char *s, size_t n) {
@@ -757,9 +837,19 @@ static oc_sa_result_t oc_sa_value(oc_sapply_t *A, const oc_sfield_t *f, oc_json_
   switch (f->type) {
     case OC_FT_STRING:
       if (v->type == OC_JSON_NUMBER) {
-        if (!A->check_only) v->type = OC_JSON_STRING;
+        if (!A->check_only) {
+          if (A->patches) {
+            char *q = oc_sa_quoted(A->a, v->s, v->len);
+            if (q)
+              oc_sa_patch(A, v, q, v->len + 2);
+            else
+              A->patches->broken = true;
+          }
+          v->type = OC_JSON_STRING;
+        }
       } else if (v->type == OC_JSON_TRUE || v->type == OC_JSON_FALSE) {
         if (!A->check_only) {
+          if (A->patches) A->patches->broken = true; /* literals keep no source span */
           v->s = v->type == OC_JSON_TRUE ? "true" : "false";
           v->len = v->type == OC_JSON_TRUE ? 4 : 5;
           v->type = OC_JSON_STRING;
@@ -768,22 +858,31 @@ static oc_sa_result_t oc_sa_value(oc_sapply_t *A, const oc_sfield_t *f, oc_json_
         return oc_sa_fail(A, OC_SA_TYPE, "expected a string");
       }
       if (f->nallow && !oc_sa_in(f->allow, f->nallow, v->s, v->len))
-        return oc_sa_fail(A, OC_SA_DENIED, "value \"%.*s\" is not allowed", (int)(v->len > 64 ? 64 : v->len), v->s);
+        return oc_sa_fail(A, OC_SA_DENIED, "value \"%.*s\" is not allowed",
+                          (int)(v->len > 64 ? 64 : v->len), v->s);
       if (f->ndeny && oc_sa_in(f->deny, f->ndeny, v->s, v->len))
-        return oc_sa_fail(A, OC_SA_DENIED, "value \"%.*s\" is denied", (int)(v->len > 64 ? 64 : v->len), v->s);
+        return oc_sa_fail(A, OC_SA_DENIED, "value \"%.*s\" is denied",
+                          (int)(v->len > 64 ? 64 : v->len), v->s);
       if (f->indicators) oc_sa_indicators(A, f->indicators, v->s, v->len);
       return OC_SA_OK;
     case OC_FT_INT:
     case OC_FT_SMALLINT:
     case OC_FT_BIGINT: {
-      int64_t lo = f->type == OC_FT_SMALLINT ? INT16_MIN : f->type == OC_FT_INT ? INT32_MIN : INT64_MIN;
-      int64_t hi = f->type == OC_FT_SMALLINT ? INT16_MAX : f->type == OC_FT_INT ? INT32_MAX : INT64_MAX;
-      if ((v->type != OC_JSON_NUMBER && v->type != OC_JSON_STRING) || !oc_sa_int(v->s, v->len, lo, hi))
+      int64_t lo = f->type == OC_FT_SMALLINT ? INT16_MIN
+                   : f->type == OC_FT_INT    ? INT32_MIN
+                                             : INT64_MIN;
+      int64_t hi = f->type == OC_FT_SMALLINT ? INT16_MAX
+                   : f->type == OC_FT_INT    ? INT32_MAX
+                                             : INT64_MAX;
+      if ((v->type != OC_JSON_NUMBER && v->type != OC_JSON_STRING) ||
+          !oc_sa_int(v->s, v->len, lo, hi))
         return oc_sa_fail(A, OC_SA_TYPE, "expected an integer (%s)", oc_ftype_name(f->type));
       if (!A->check_only && v->type == OC_JSON_STRING) {
+        oc_json_t orig = *v;
         /* "007" is a fine integer in a text log but not a JSON number: drop leading zeros */
         size_t sign = v->s[0] == '-', z = sign;
-        while (z + 1 < v->len && v->s[z] == '0') z++;
+        while (z + 1 < v->len && v->s[z] == '0')
+          z++;
         if (z > sign) {
           char *c = oc_arena_alloc(A->a, v->len - z + sign + 1);
           if (!c) return oc_sa_fail(A, OC_SA_TYPE, "out of memory");
@@ -797,6 +896,7 @@ static oc_sa_result_t oc_sa_value(oc_sapply_t *A, const oc_sfield_t *f, oc_json_
           v->len = 1;
         }
         v->type = OC_JSON_NUMBER;
+        oc_sa_patch(A, &orig, v->s, v->len);
       }
       return OC_SA_OK;
     }
@@ -804,7 +904,10 @@ static oc_sa_result_t oc_sa_value(oc_sapply_t *A, const oc_sfield_t *f, oc_json_
       if (v->type == OC_JSON_NUMBER) return OC_SA_OK;
       if (v->type != OC_JSON_STRING || !oc_sa_number(v->s, v->len))
         return oc_sa_fail(A, OC_SA_TYPE, "expected a number");
-      if (!A->check_only) v->type = OC_JSON_NUMBER;
+      if (!A->check_only) {
+        oc_sa_patch(A, v, v->s, v->len);
+        v->type = OC_JSON_NUMBER;
+      }
       return OC_SA_OK;
     case OC_FT_BOOLEAN:
       if (v->type == OC_JSON_TRUE || v->type == OC_JSON_FALSE) return OC_SA_OK;
@@ -812,7 +915,10 @@ static oc_sa_result_t oc_sa_value(oc_sapply_t *A, const oc_sfield_t *f, oc_json_
         bool t = v->len == 4 && strncasecmp(v->s, "true", 4) == 0;
         bool fl = v->len == 5 && strncasecmp(v->s, "false", 5) == 0;
         if (t || fl) {
-          if (!A->check_only) v->type = t ? OC_JSON_TRUE : OC_JSON_FALSE;
+          if (!A->check_only) {
+            oc_sa_patch(A, v, t ? "true" : "false", t ? 4 : 5);
+            v->type = t ? OC_JSON_TRUE : OC_JSON_FALSE;
+          }
           return OC_SA_OK;
         }
       }
@@ -829,12 +935,17 @@ static oc_sa_result_t oc_sa_value(oc_sapply_t *A, const oc_sfield_t *f, oc_json_
                           (int)(v->len > 64 ? 64 : v->len), v->s);
       if (f->is_event_time) *A->event_time_us = us;
       if (!A->check_only) {
-        char *out = oc_arena_alloc(A->a, 32);
+        /* "YYYY-MM-DD HH:MM:SS.ffffff000" between quotes: the node's text is out + 1 */
+        char *out = oc_arena_alloc(A->a, 34);
         if (!out) return oc_sa_fail(A, OC_SA_TYPE, "out of memory");
-        oc_time_format_panther(us, out);
+        out[0] = '"';
+        oc_time_format_panther(us, out + 1);
+        size_t tn = strlen(out + 1);
+        out[tn + 1] = '"';
+        oc_sa_patch(A, v, out, tn + 2);
         v->type = OC_JSON_STRING;
-        v->s = out;
-        v->len = (uint32_t)strlen(out);
+        v->s = out + 1;
+        v->len = (uint32_t)tn;
       }
       return OC_SA_OK;
     }
@@ -906,7 +1017,16 @@ static oc_sa_result_t oc_sa_object(oc_sapply_t *A, const oc_sfield_t *f, oc_json
 oc_sa_result_t oc_schema_apply(const oc_schema_t *s, oc_arena_t *a, oc_json_t *ev, bool check_only,
                                oc_indset_t *ind, int64_t ref_us, int64_t *event_time_us,
                                char *errstr, size_t errstr_size) {
+  return oc_schema_apply_patched(s, a, ev, check_only, ind, ref_us, event_time_us, NULL, errstr,
+                                 errstr_size);
+}
+
+oc_sa_result_t oc_schema_apply_patched(const oc_schema_t *s, oc_arena_t *a, oc_json_t *ev,
+                                       bool check_only, oc_indset_t *ind, int64_t ref_us,
+                                       int64_t *event_time_us, oc_patches_t *patches, char *errstr,
+                                       size_t errstr_size) {
   oc_sapply_t A = {.s = s,
+                   .patches = check_only ? NULL : patches,
                    .a = a,
                    .check_only = check_only,
                    .ind = ind,

@@ -63,25 +63,25 @@ struct oc_sfield {
   size_t nallow, ndeny;
   oc_sfield_t *fields; /* OBJECT: members, in declaration order */
   size_t nfields;
-  size_t nrequired;   /* OBJECT: required members */
-  uint32_t *slots;    /* OBJECT: open-addressing table of field index + 1 (0 = empty) */
-  uint32_t slot_mask; /* table size - 1 */
+  size_t nrequired;     /* OBJECT: required members */
+  uint32_t *slots;      /* OBJECT: open-addressing table of field index + 1 (0 = empty) */
+  uint32_t slot_mask;   /* table size - 1 */
   oc_sfield_t *element; /* ARRAY: the element type */
   bool walk;            /* OBJECT/ARRAY: something below needs a visit (fields, checks) */
 };
 
 typedef struct oc_schema_parser {
   oc_parser_kind_t kind;
-  char *native;         /* NATIVE: the parser name ("Syslog.RFC5424") */
-  char delimiter;       /* CSV */
-  bool has_header;      /* CSV */
-  bool trim_space;      /* CSV, FASTMATCH, REGEX */
-  char **columns;       /* CSV columns */
+  char *native;    /* NATIVE: the parser name ("Syslog.RFC5424") */
+  char delimiter;  /* CSV */
+  bool has_header; /* CSV */
+  bool trim_space; /* CSV, FASTMATCH, REGEX */
+  char **columns;  /* CSV columns */
   size_t ncolumns;
-  char **match;         /* FASTMATCH alternatives / REGEX pieces (joined) */
+  char **match; /* FASTMATCH alternatives / REGEX pieces (joined) */
   size_t nmatch;
-  char **defs;          /* REGEX patternDefinitions: name, pattern, name, pattern... */
-  size_t ndefs;         /* pairs */
+  char **defs;  /* REGEX patternDefinitions: name, pattern, name, pattern... */
+  size_t ndefs; /* pairs */
   char **empty_values;
   size_t nempty;
 } oc_schema_parser_t;
@@ -94,7 +94,7 @@ typedef struct oc_schema {
   oc_schema_parser_t parser;
   oc_sfield_t root; /* an OBJECT */
   bool has_event_time;
-  bool aws; /* AWS.* and Amazon.*: the whole event is walked for AWS indicators */
+  bool aws;         /* AWS.* and Amazon.*: the whole event is walked for AWS indicators */
   oc_arena_t arena; /* everything above lives here */
 } oc_schema_t;
 
@@ -113,12 +113,42 @@ void oc_schema_destroy(oc_schema_t *s); /* accepts NULL */
 
 typedef enum {
   OC_SA_OK = 0,
-  OC_SA_MISSING,  /* a required field is absent or null */
-  OC_SA_TYPE,     /* a declared member has the wrong type */
-  OC_SA_TIME,     /* a timestamp matches none of its formats */
-  OC_SA_DENIED,   /* validate allow/deny refused a value */
+  OC_SA_MISSING, /* a required field is absent or null */
+  OC_SA_TYPE,    /* a declared member has the wrong type */
+  OC_SA_TIME,    /* a timestamp matches none of its formats */
+  OC_SA_DENIED,  /* validate allow/deny refused a value */
   OC_SA_NOT_OBJECT
 } oc_sa_result_t;
+
+/* Where the normalized event differs from its JSON source text: each changed value's
+ * span in the source and its new JSON text, in document order. With these the lake line
+ * is the source text with the spans replaced (normalize.h), instead of a serialization of
+ * the whole tree: the measured hot path of the processor. A change that cannot be
+ * expressed as a span (a value written with escapes) sets broken; the caller then
+ * serializes the tree. */
+typedef struct oc_patch {
+  const char *at; /* in the source text */
+  uint32_t len;
+  const char *with; /* JSON text (arena) */
+  uint32_t with_len;
+} oc_patch_t;
+
+typedef struct oc_patches {
+  const char *src; /* the JSON text the event was parsed from */
+  size_t src_len;
+  oc_patch_t *v; /* grown with realloc, kept across events */
+  size_t n, cap;
+  bool broken;
+} oc_patches_t;
+
+void oc_patches_deinit(oc_patches_t *p);
+/* Starts an event parsed from src[0..len). */
+static inline void oc_patches_begin(oc_patches_t *p, const char *src, size_t len) {
+  p->src = src;
+  p->src_len = len;
+  p->n = 0;
+  p->broken = false;
+}
 
 /* Applies s to ev (an object, modified in place: normalized values are arena nodes).
  * With check_only nothing is modified and no indicators are collected: a classifier uses
@@ -129,6 +159,12 @@ typedef enum {
 oc_sa_result_t oc_schema_apply(const oc_schema_t *s, oc_arena_t *a, oc_json_t *ev, bool check_only,
                                oc_indset_t *ind, int64_t ref_us, int64_t *event_time_us,
                                char *errstr, size_t errstr_size);
+/* The same, also recording the changes into patches (may be NULL; ignored with
+ * check_only). */
+oc_sa_result_t oc_schema_apply_patched(const oc_schema_t *s, oc_arena_t *a, oc_json_t *ev,
+                                       bool check_only, oc_indset_t *ind, int64_t ref_us,
+                                       int64_t *event_time_us, oc_patches_t *patches, char *errstr,
+                                       size_t errstr_size);
 
 const char *oc_ftype_name(oc_ftype_t t);
 

@@ -185,7 +185,8 @@ static oc_err_t oc_engine_load_pack(oc_engine_t *e, int budget_ms, char *errstr,
   char n[32], nerr[32];
   snprintf(n, sizeof(n), "%zu", oc_pyscan_rules_count(e->py));
   snprintf(nerr, sizeof(nerr), "%zu", pack->nmsgs);
-  oc_metrics_set(e->metrics, "ocelot_rules_python_loaded", "", (double)oc_pyscan_rules_count(e->py));
+  oc_metrics_set(e->metrics, "ocelot_rules_python_loaded", "",
+                 (double)oc_pyscan_rules_count(e->py));
   oc_metrics_inc(e->metrics, "ocelot_rules_load_errors_total", "", pack->nmsgs);
   oc_log_kv(OC_LOG_INFO, "python rules loaded", "rules", n, "errors", nerr, "pack", e->pack_dir,
             NULL);
@@ -341,8 +342,8 @@ static oc_err_t oc_engine_produce_pygroup(oc_engine_t *e, oc_svc_t *svc, const c
   char id[33];
   /* Rule errors are deduplicated apart from the rule's alerts: "error:" in the id. */
   const char *parts[5] = {lake_key, it->id, g->version, g->is_error ? "error" : "match", g->dedup};
-  size_t lens[5] = {strlen(lake_key), strlen(it->id), strlen(g->version),
-                    strlen(parts[3]), g->dedup_len};
+  size_t lens[5] = {strlen(lake_key), strlen(it->id), strlen(g->version), strlen(parts[3]),
+                    g->dedup_len};
   oc_hash_hex128(id, parts, lens, 5);
 
   rmg.id = id;
@@ -391,8 +392,8 @@ static oc_err_t oc_engine_file_python(oc_engine_t *e, oc_svc_t *svc, oc_msg_t *m
                                       const Ocelot__V1__ProcessedFile *pf, const char *key,
                                       const char *path, int64_t default_time_us) {
   char errstr[1024], labels[600], esc[520];
-  oc_err_t err = oc_pyscan_file(&e->pyscan, e->py, path, pf->log_type, default_time_us,
-                                e->max_line, errstr, sizeof(errstr));
+  oc_err_t err = oc_pyscan_file(&e->pyscan, e->py, path, pf->log_type, default_time_us, e->max_line,
+                                errstr, sizeof(errstr));
   if (err != OC_OK) {
     if (oc_err_is_transient(err)) {
       oc_log_kv(OC_LOG_WARN, "could not run python rules on lake file; retrying", "key", key,

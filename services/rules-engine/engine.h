@@ -14,6 +14,13 @@
  * file names, sizes and mtimes; table: count, max(updated_at), sum(version)). Until the
  * table has been read once, batches wait (transient error: not ready).
  *
+ * Python rules: with OCELOT_RULES_PACK_DIR, the Panther pack there is loaded once at start
+ * into the embedded interpreter (pyscan.h) and its enabled rules run on every file after
+ * the YAML detections, each Python rule on each event under OCELOT_RULES_PY_BUDGET_MS;
+ * their groups (rule errors included, is_error, deduplicated apart) go to rule-matches
+ * the same way. The pack is not reloaded yet; Python rules found in OCELOT_RULES_DIR are
+ * still only counted as skipped.
+ *
  * Failures: an undecodable record -> OC_ERR_DECODE; a missing lake file ->
  * OC_ERR_NOT_FOUND; a lake key outside the lake -> OC_ERR_INVALID; a corrupt compressed
  * stream -> OC_ERR_DECODE (all dead-lettered after the attempts, requeue-able); a

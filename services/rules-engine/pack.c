@@ -20,8 +20,7 @@ static bool oc_yaml_is_null(const char *s, size_t n) {
 }
 
 static int oc_yaml_bool(const char *s, size_t n) {
-  if (n == 4 && (!memcmp(s, "true", 4) || !memcmp(s, "True", 4) || !memcmp(s, "TRUE", 4)))
-    return 1;
+  if (n == 4 && (!memcmp(s, "true", 4) || !memcmp(s, "True", 4) || !memcmp(s, "TRUE", 4))) return 1;
   if (n == 5 && (!memcmp(s, "false", 5) || !memcmp(s, "False", 5) || !memcmp(s, "FALSE", 5)))
     return 0;
   return -1;
@@ -275,8 +274,8 @@ static bool oc_pstr(oc_pack_parser_t *p, yaml_node_t *v, const char *name, const
     return true;
   }
   if (v->type != YAML_SCALAR_NODE) return oc_pfail(p, v, "%s must be a string", name);
-  *out = oc_arena_strndup(&p->pack->arena, (const char *)v->data.scalar.value,
-                          v->data.scalar.length);
+  *out =
+      oc_arena_strndup(&p->pack->arena, (const char *)v->data.scalar.value, v->data.scalar.length);
   if (!*out) return oc_pfail(p, v, "out of memory");
   if (strlen(*out) != v->data.scalar.length) return oc_pfail(p, v, "%s contains a NUL", name);
   return true;
@@ -340,8 +339,7 @@ static char *oc_pjson(oc_pack_parser_t *p, yaml_node_t *v, const char *what, siz
   oc_buf_t b;
   char why[256];
   oc_buf_init(&b);
-  if (!oc_pack_yaml_to_json(p->doc, v, &b, OC_PACK_MAX_DEPTH, OC_PACK_MAX_JSON, why,
-                            sizeof(why))) {
+  if (!oc_pack_yaml_to_json(p->doc, v, &b, OC_PACK_MAX_DEPTH, OC_PACK_MAX_JSON, why, sizeof(why))) {
     oc_buf_deinit(&b);
     oc_pfail(p, v, "%s: %s", what, why);
     return NULL;
@@ -364,7 +362,8 @@ static bool oc_ptests(oc_pack_parser_t *p, yaml_node_t *v) {
     yaml_node_t *t = yaml_document_get_node(p->doc, v->data.sequence.items.start[i]);
     oc_pack_test_t *test = &it->tests[i];
     memset(test, 0, sizeof(*test));
-    if (!t || t->type != YAML_MAPPING_NODE) return oc_pfail(p, t ? t : v, "a test must be a mapping");
+    if (!t || t->type != YAML_MAPPING_NODE)
+      return oc_pfail(p, t ? t : v, "a test must be a mapping");
     test->line = (int)t->start_mark.line + 1;
     if (!oc_pstr(p, oc_pget(p, t, "Name"), "Name", &test->name)) return false;
     if (!test->name[0]) return oc_pfail(p, t, "a test needs a Name");
@@ -381,7 +380,8 @@ static bool oc_ptests(oc_pack_parser_t *p, yaml_node_t *v) {
       if (!test->log_json) return false;
     }
     yaml_node_t *mocks = oc_pget(p, t, "Mocks");
-    if (mocks && mocks->type != YAML_SEQUENCE_NODE) return oc_pfail(p, mocks, "Mocks must be a list");
+    if (mocks && mocks->type != YAML_SEQUENCE_NODE)
+      return oc_pfail(p, mocks, "Mocks must be a list");
     if (mocks) {
       size_t nm = (size_t)(mocks->data.sequence.items.top - mocks->data.sequence.items.start);
       test->mocks = oc_arena_alloc(&p->pack->arena, (nm ? nm : 1) * sizeof(*test->mocks));
@@ -389,7 +389,8 @@ static bool oc_ptests(oc_pack_parser_t *p, yaml_node_t *v) {
       for (size_t j = 0; j < nm; j++) {
         yaml_node_t *m = yaml_document_get_node(p->doc, mocks->data.sequence.items.start[j]);
         oc_pack_mock_t *mock = &test->mocks[j];
-        if (!m || m->type != YAML_MAPPING_NODE) return oc_pfail(p, mocks, "a mock must be a mapping");
+        if (!m || m->type != YAML_MAPPING_NODE)
+          return oc_pfail(p, mocks, "a mock must be a mapping");
         if (!oc_pstr(p, oc_pget(p, m, "objectName"), "objectName", &mock->name)) return false;
         if (!mock->name[0]) return oc_pfail(p, m, "a mock needs an objectName");
         yaml_node_t *rv = oc_pget(p, m, "returnValue");
@@ -558,8 +559,8 @@ static bool oc_pitem(oc_pack_parser_t *p, yaml_node_t *root, bool *skipped) {
   if (filters && !(filters->type == YAML_SCALAR_NODE && filters->data.scalar.length == 0)) {
     int line = 0;
     char why[256];
-    it->inline_filters = oc_det_compile(&p->pack->arena, p->pack->keys, p->doc, filters, &line,
-                                        why, sizeof(why));
+    it->inline_filters =
+        oc_det_compile(&p->pack->arena, p->pack->keys, p->doc, filters, &line, why, sizeof(why));
     if (!it->inline_filters) {
       oc_pfail(p, filters, "InlineFilters: %s", why);
       if (line) p->line = line;

@@ -105,7 +105,7 @@ typedef struct oc_pack {
   size_t skipped; /* items of other AnalysisTypes */
 } oc_pack_t;
 
-oc_pack_t *oc_pack_new(void); /* NULL when out of memory */
+oc_pack_t *oc_pack_new(void);          /* NULL when out of memory */
 void oc_pack_destroy(oc_pack_t *pack); /* accepts NULL */
 
 /* Loads every item under dir. Errors in files are recorded as messages; false (with the

@@ -865,18 +865,19 @@ static PySequenceMethods oc_pydict_as_sequence = {
     .sq_contains = (objobjproc)oc_pydict_contains,
 };
 
-#define OC_DICT_METHODS                                                                   \
-  {"get", (PyCFunction)(void (*)(void))oc_pydict_get, METH_FASTCALL,                      \
-   "get(key, default=None)"},                                                             \
-      {"keys", (PyCFunction)oc_pydict_keys, METH_NOARGS, "the keys, as a list"},          \
-      {"values", (PyCFunction)oc_pydict_values, METH_NOARGS, "the values, as a list"},    \
-      {"items", (PyCFunction)oc_pydict_items, METH_NOARGS, "(key, value) pairs, a list"}, \
-      {"copy", (PyCFunction)oc_pydict_to_dict, METH_NOARGS, "a deep plain dict"},         \
-      {"to_dict", (PyCFunction)oc_pydict_to_dict, METH_NOARGS, "a deep plain dict"},      \
-      {"deep_get", (PyCFunction)(void (*)(void))oc_pydict_deep_get,                       \
-       METH_FASTCALL | METH_KEYWORDS, "deep_get(*keys, default=None)"},                   \
-      {"deep_walk", (PyCFunction)(void (*)(void))oc_pydict_deep_walk,                     \
-       METH_FASTCALL | METH_KEYWORDS, "deep_walk(*keys, default=None, return_val='all')"}
+#define OC_DICT_METHODS                                                                            \
+  {"get", (PyCFunction)(void (*)(void))oc_pydict_get, METH_FASTCALL, "get(key, default=None)"},    \
+      {"keys", (PyCFunction)oc_pydict_keys, METH_NOARGS, "the keys, as a list"},                   \
+      {"values", (PyCFunction)oc_pydict_values, METH_NOARGS, "the values, as a list"},             \
+      {"items", (PyCFunction)oc_pydict_items, METH_NOARGS, "(key, value) pairs, a list"},          \
+      {"copy", (PyCFunction)oc_pydict_to_dict, METH_NOARGS, "a deep plain dict"},                  \
+      {"to_dict", (PyCFunction)oc_pydict_to_dict, METH_NOARGS, "a deep plain dict"},               \
+      {"deep_get", (PyCFunction)(void (*)(void))oc_pydict_deep_get, METH_FASTCALL | METH_KEYWORDS, \
+       "deep_get(*keys, default=None)"},                                                           \
+  {                                                                                                \
+    "deep_walk", (PyCFunction)(void (*)(void))oc_pydict_deep_walk, METH_FASTCALL | METH_KEYWORDS,  \
+        "deep_walk(*keys, default=None, return_val='all')"                                         \
+  }
 
 static PyMethodDef oc_pydict_methods[] = {OC_DICT_METHODS, {NULL, NULL, 0, NULL}};
 
@@ -915,8 +916,7 @@ static PyTypeObject oc_pydict_type = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "_ocelot.ImmutableCaseInsensitiveDict",
     .tp_doc = "An immutable, case-insensitive Mapping over a JSON object.",
     .tp_basicsize = sizeof(oc_pydict_t),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE |
-                Py_TPFLAGS_MAPPING,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_MAPPING,
     .tp_dealloc = (destructor)oc_pydict_dealloc,
     .tp_traverse = (traverseproc)oc_pydict_traverse,
     .tp_clear = (inquiry)oc_pydict_clear,

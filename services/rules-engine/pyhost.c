@@ -161,9 +161,15 @@ unsigned long oc_pyhost_timeouts(void) {
 /* ---- interpreter ------------------------------------------------------------------- */
 
 static PyObject *oc_pyhost_init_module(void) {
-  static PyModuleDef def = {PyModuleDef_HEAD_INIT, "_ocelot",
-                            "Ocelot's rule host: the Panther event types.", -1, NULL,
-                            NULL, NULL, NULL, NULL};
+  static PyModuleDef def = {PyModuleDef_HEAD_INIT,
+                            "_ocelot",
+                            "Ocelot's rule host: the Panther event types.",
+                            -1,
+                            NULL,
+                            NULL,
+                            NULL,
+                            NULL,
+                            NULL};
   PyObject *m = PyModule_Create(&def);
   if (!m) return NULL;
   if (oc_pyevent_add_types(m) != 0) {

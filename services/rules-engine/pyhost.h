@@ -38,8 +38,7 @@ void oc_pyhost_clear_globals(void);
 
 /* Executes the file at path as a fresh module named name (not added to sys.modules).
  * New reference, or NULL with "file:line: Class: message" in errstr. */
-PyObject *oc_pyhost_load_file(const char *name, const char *path, char *errstr,
-                              size_t errstr_size);
+PyObject *oc_pyhost_load_file(const char *name, const char *path, char *errstr, size_t errstr_size);
 
 /* A Python exception, described. */
 typedef struct oc_pyexc {

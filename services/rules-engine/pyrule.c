@@ -19,6 +19,17 @@ static const char *const oc_pyfn_names[OC_PYFN_COUNT] = {
 
 static PyObject *oc_pyrule_mapping_abc;
 
+/* A file's top-level code (and the helpers it imports) get this long to load. */
+#define OC_PYRULE_LOAD_BUDGET_MS 10000
+
+static PyObject *oc_pyrule_load_file(const char *name, const char *path, char *errstr,
+                                     size_t errstr_size) {
+  oc_pyhost_arm(OC_PYRULE_LOAD_BUDGET_MS);
+  PyObject *m = oc_pyhost_load_file(name, path, errstr, errstr_size);
+  oc_pyhost_disarm();
+  return m;
+}
+
 /* ---- loading ----------------------------------------------------------------------- */
 
 static void oc_pyrules_load_datamodels(oc_pyrules_t *prs, oc_pack_t *pack) {
@@ -30,7 +41,7 @@ static void oc_pyrules_load_datamodels(oc_pyrules_t *prs, oc_pack_t *pack) {
     if (it->py_path) {
       char name[300];
       snprintf(name, sizeof(name), "datamodel_%s", it->module_name);
-      module = oc_pyhost_load_file(name, it->py_path, why, sizeof(why));
+      module = oc_pyrule_load_file(name, it->py_path, why, sizeof(why));
       if (!module) {
         oc_pack_msgf(pack, it->py_path, 0, "data model %s: %s", it->id, why);
         continue;
@@ -116,7 +127,7 @@ oc_pyrules_t *oc_pyrules_load(oc_pack_t *pack, char *errstr, size_t errstr_size)
     char why[2048], name[300];
     if (it->kind != OC_PACK_RULE && it->kind != OC_PACK_SCHEDULED_RULE) continue;
     snprintf(name, sizeof(name), "%s", it->module_name);
-    PyObject *module = oc_pyhost_load_file(name, it->py_path, why, sizeof(why));
+    PyObject *module = oc_pyrule_load_file(name, it->py_path, why, sizeof(why));
     if (!module) {
       oc_pack_msgf(pack, it->py_path, 0, "rule %s: %s", it->id, why);
       continue;
@@ -363,8 +374,7 @@ static void oc_put_destinations_meta(const oc_pyrule_t *rule, oc_pyresult_t *res
 
 static void oc_aux_destinations(const oc_pyrule_t *rule, PyObject *ev, oc_pyresult_t *res) {
   PyObject *r;
-  if (!rule->fn[OC_PYFN_DESTINATIONS] ||
-      !(r = oc_aux_call(rule, OC_PYFN_DESTINATIONS, ev, res))) {
+  if (!rule->fn[OC_PYFN_DESTINATIONS] || !(r = oc_aux_call(rule, OC_PYFN_DESTINATIONS, ev, res))) {
     oc_put_destinations_meta(rule, res);
     return;
   }
@@ -411,8 +421,10 @@ static void oc_aux_severity(const oc_pyrule_t *rule, PyObject *ev, oc_pyresult_t
           oc_buf_puts(out, levels[i]);
           return;
         }
-      oc_aux_fail(res, "severity", "returned \"%.100s\", expected one of INFO, LOW, MEDIUM, HIGH, "
-                  "CRITICAL or DEFAULT", out->data);
+      oc_aux_fail(res, "severity",
+                  "returned \"%.100s\", expected one of INFO, LOW, MEDIUM, HIGH, "
+                  "CRITICAL or DEFAULT",
+                  out->data);
     }
   }
   oc_buf_reset(out);

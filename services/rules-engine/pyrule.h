@@ -5,7 +5,8 @@
  * (pyhost.h), every enabled data model's Filename is executed and its Mappings become a
  * DataModel per log type (pyevent.h), every rule's Filename is executed as a module of
  * its own; a rule file without a callable rule() or whose top level raises is recorded
- * as a load error (file, line, reason) and the others load.
+ * as a load error (file, line, reason) and the others load. Loading one file (its top
+ * level and the helpers it imports) has a budget of 10 s.
  *
  * Running (oc_pyrule_eval), after the native InlineFilters (checked by the caller):
  *  - rule(event) must return a bool; an exception or another type makes the result an
@@ -74,13 +75,13 @@ const oc_pyrule_t *oc_pyrules_find(const oc_pyrules_t *prs, const char *id);
 
 typedef struct oc_pyresult {
   bool matched;
-  bool error; /* rule() raised or did not return a bool */
+  bool error;     /* rule() raised or did not return a bool */
   oc_pyexc_t exc; /* when error: cls, repr and msg */
   oc_buf_t title, dedup, severity, alert_context, description, reference, runbook;
   oc_buf_t destinations; /* NUL-separated */
   size_t ndestinations;
-  bool destinations_set;  /* from destinations() (or OutputIds); with 0 = skip delivery */
-  char aux_error[1024];   /* the first auxiliary failure, "" when none */
+  bool destinations_set; /* from destinations() (or OutputIds); with 0 = skip delivery */
+  char aux_error[1024];  /* the first auxiliary failure, "" when none */
   size_t naux_errors;
   bool title_truncated;
 } oc_pyresult_t;

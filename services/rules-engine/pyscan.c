@@ -165,7 +165,8 @@ static char *oc_keep(oc_pyscan_t *ps, const oc_buf_t *b) {
 static oc_pymatch_group_t *oc_pyscan_group(oc_pyscan_t *ps, const oc_pyscan_rules_t *psr,
                                            const oc_pyrule_t *rule, const char *log_type,
                                            const oc_pyresult_t *res, int64_t ev_us, bool *nomem) {
-  const char *parts[3] = {rule->item->id, res->error ? "e" : "m", res->dedup.data ? res->dedup.data : ""};
+  const char *parts[3] = {rule->item->id, res->error ? "e" : "m",
+                          res->dedup.data ? res->dedup.data : ""};
   size_t lens[3] = {strlen(rule->item->id), 1, res->dedup.len};
   char hex[33];
   oc_hash_hex128(hex, parts, lens, 3);
@@ -261,7 +262,8 @@ oc_err_t oc_pyscan_file(oc_pyscan_t *ps, oc_pyscan_rules_t *psr, const char *pat
       oc_arena_reset(&ps->ev);
       since_reset = 0;
     }
-    oc_json_t *root = oc_json_parse(&ps->ev, line, len, OC_JSON_DEFAULT_MAX_DEPTH, why, sizeof(why));
+    oc_json_t *root =
+        oc_json_parse(&ps->ev, line, len, OC_JSON_DEFAULT_MAX_DEPTH, why, sizeof(why));
     if (!root || root->type != OC_JSON_OBJECT) continue;
     const oc_json_t *lt = oc_json_getn(root, "p_log_type", 10);
     const char *lts = def_lt;

@@ -151,7 +151,9 @@ def main():
         assert "200 ms" in loops[0]["description"], loops[0]["description"]
         wait_until(lambda: eng.metric("ocelot_rules_python_timeouts_total") == 1, timeout=10,
                    what="the timeout counted")
-        assert eng.metric("ocelot_rules_python_errors_total") == 2
+        # pack rules written for their own test Logs raise on the others' events, too
+        n_err = sum(int(g["value"]["match_count"]) for g in recs if g["value"].get("is_error"))
+        assert n_err >= 2 and eng.metric("ocelot_rules_python_errors_total") == n_err, n_err
         assert eng.metric("ocelot_rules_files_total", kind="logs") == 1
         log("rule errors and the timeout reported; stream went on")
     print("ok")

@@ -84,7 +84,8 @@ static int oc_cli_lt_line(oc_cli_lt_run_t *t, const char *line, size_t len, uint
   }
   if (r != OC_CLS_OK) {
     t->rejected++;
-    printf("line %llu: rejected (%s): %s\n", (unsigned long long)no, oc_cli_lt_reasons[r], co.error);
+    printf("line %llu: rejected (%s): %s\n", (unsigned long long)no, oc_cli_lt_reasons[r],
+           co.error);
     return 0;
   }
   t->events++;
@@ -96,7 +97,8 @@ static int oc_cli_lt_line(oc_cli_lt_run_t *t, const char *line, size_t len, uint
                          .parse_time_us = t->parse_us,
                          .source_id = t->source,
                          .source_label = t->source,
-                         .indicators = &t->ind};
+                         .indicators = &t->ind,
+                         .patches = co.patches};
   oc_normalize_event(&t->out, co.ev, &meta);
   if (!oc_buf_ok(&t->out)) {
     oc_cli_errorf("out of memory");
@@ -210,7 +212,8 @@ int oc_cli_logtypes_test(oc_cli_t *cli, int argc, char **argv) {
     goto out;
   }
   bool json = false;
-  for (size_t i = 0; i < ntypes; i++) json |= types[i]->schema->parser.kind == OC_PARSER_JSON;
+  for (size_t i = 0; i < ntypes; i++)
+    json |= types[i]->schema->parser.kind == OC_PARSER_JSON;
   bool records = json && oc_records_detect(r);
   oc_records_init(&rs, r, OC_CLI_LT_MAX_LINE);
   have_rs = true;
@@ -235,7 +238,8 @@ int oc_cli_logtypes_test(oc_cli_t *cli, int argc, char **argv) {
       break;
     }
     size_t k = 0;
-    while (k < len && (line[k] == ' ' || line[k] == '\t')) k++;
+    while (k < len && (line[k] == ' ' || line[k] == '\t'))
+      k++;
     if (!records && k == len) continue; /* blank */
     if (oc_cli_lt_line(&t, line, len, no, records) != 0) goto out;
   }

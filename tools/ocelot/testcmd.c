@@ -349,7 +349,8 @@ static int oc_test_pack(oc_test_run_t *run, const char *dir) {
     oc_cli_errorf("%s", errstr);
     goto out;
   }
-  PyObject *mockmod = PyImport_ImportModule("unittest.mock"), *jsonmod = PyImport_ImportModule("json");
+  PyObject *mockmod = PyImport_ImportModule("unittest.mock"),
+           *jsonmod = PyImport_ImportModule("json");
   if (mockmod) run->magicmock = PyObject_GetAttrString(mockmod, "MagicMock");
   if (jsonmod) run->json_loads = PyObject_GetAttrString(jsonmod, "loads");
   Py_XDECREF(mockmod);
@@ -418,8 +419,8 @@ int oc_cli_test(oc_cli_t *cli, int argc, char **argv) {
                                        {NULL, 0, NULL, 0}};
   oc_test_run_t run = {.budget_ms = 1000};
   int c, rc = OC_CLI_EXIT_USAGE;
-  static const char *const keys[] = {"RuleID",   "LogTypes",     "Severity",
-                                     "Tags",     "AnalysisType", "Enabled"};
+  static const char *const keys[] = {"RuleID", "LogTypes",     "Severity",
+                                     "Tags",   "AnalysisType", "Enabled"};
 
   oc_buf_init(&run.line);
   optind = 1;
@@ -436,9 +437,10 @@ int oc_cli_test(oc_cli_t *cli, int argc, char **argv) {
         for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
           if (strcasecmp(optarg, keys[k]) == 0) break;
         if (k == sizeof(keys) / sizeof(keys[0])) {
-          oc_cli_errorf("--filter: unknown key \"%s\" (use RuleID, LogTypes, Severity, Tags, "
-                        "AnalysisType or Enabled)",
-                        optarg);
+          oc_cli_errorf(
+              "--filter: unknown key \"%s\" (use RuleID, LogTypes, Severity, Tags, "
+              "AnalysisType or Enabled)",
+              optarg);
           goto out;
         }
         if (run.nfilters == OC_TEST_MAX_FILTERS) {

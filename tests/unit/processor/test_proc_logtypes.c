@@ -23,8 +23,7 @@ static oc_schema_t *S(const char *yaml) {
 static const char *classify_with(oc_classifier_t *c, const char *text, int64_t *et,
                                  oc_cls_result_t *why) {
   oc_cls_out_t out;
-  oc_cls_result_t r =
-      oc_classifier_line(c, &arena, text, strlen(text), false, 1000, NULL, &out);
+  oc_cls_result_t r = oc_classifier_line(c, &arena, text, strlen(text), false, 1000, NULL, &out);
   if (why) *why = r;
   if (et) *et = out.event_time_us;
   return r == OC_CLS_OK ? out.type->name : "(none)";
@@ -130,12 +129,10 @@ static void test_two_types_by_required_fields(void) {
 static void test_penalties_settle_on_the_stream_type(void) {
   oc_logtypes_t *reg = oc_logtypes_new(NULL);
   char err[256];
-  OC_CHECK_INT(oc_logtypes_add_schema(reg,
-                                      S("schema: T.A\nfields:\n  - {name: x, type: string}\n"),
+  OC_CHECK_INT(oc_logtypes_add_schema(reg, S("schema: T.A\nfields:\n  - {name: x, type: string}\n"),
                                       false, err, sizeof(err)),
                OC_OK);
-  OC_CHECK_INT(oc_logtypes_add_schema(reg,
-                                      S("schema: T.B\nfields:\n  - {name: y, type: bigint}\n"),
+  OC_CHECK_INT(oc_logtypes_add_schema(reg, S("schema: T.B\nfields:\n  - {name: y, type: bigint}\n"),
                                       false, err, sizeof(err)),
                OC_OK);
   const oc_logtype_t *ab[] = {oc_logtypes_find(reg, "T.A"), oc_logtypes_find(reg, "T.B")};
@@ -162,11 +159,13 @@ static void test_penalties_settle_on_the_stream_type(void) {
 }
 
 static void test_mixed_parsers(void) {
-  const oc_logtype_t *types[] = {
-      oc_logtypes_find(managed, "Syslog.RFC5424"), oc_logtypes_find(managed, "Okta.SystemLog"),
-      oc_logtypes_find(managed, "Apache.AccessCommon"), oc_logtypes_find(managed, "AWS.CloudTrail")};
+  const oc_logtype_t *types[] = {oc_logtypes_find(managed, "Syslog.RFC5424"),
+                                 oc_logtypes_find(managed, "Okta.SystemLog"),
+                                 oc_logtypes_find(managed, "Apache.AccessCommon"),
+                                 oc_logtypes_find(managed, "AWS.CloudTrail")};
   char err[256];
-  for (size_t i = 0; i < 4; i++) OC_CHECK(types[i] != NULL);
+  for (size_t i = 0; i < 4; i++)
+    OC_CHECK(types[i] != NULL);
   oc_classifier_t *c = oc_classifier_new(64, err, sizeof(err));
   OC_CHECK_INT(oc_classifier_begin(c, types, 4, err, sizeof(err)), OC_OK);
   OC_CHECK_STR(classify_with(c,
@@ -195,6 +194,63 @@ static void test_mixed_parsers(void) {
   oc_arena_reset(&arena);
 }
 
+/* A custom schema of every parser kind, written as a team would, classified together. */
+static void test_custom_schema_per_parser_kind(void) {
+  oc_logtypes_t *reg = oc_logtypes_new(managed);
+  char err[512];
+  static const char *const docs[] = {
+      "schema: Custom.Csv\nparser:\n  csv: {delimiter: ';', columns: [when, who, n]}\nfields:\n"
+      "  - {name: when, type: timestamp, timeFormat: unix, isEventTime: true, required: true}\n"
+      "  - {name: who, type: string, required: true, indicators: [email]}\n"
+      "  - {name: n, type: bigint, required: true}\n",
+      "schema: Custom.Fm\nparser:\n  fastmatch:\n    match: ['%{when} [%{level}] %{msg}']\n"
+      "fields:\n  - {name: when, type: timestamp, timeFormats: ['%Y/%m/%d %H:%M:%S'], isEventTime: "
+      "true, required: true}\n  - {name: level, type: string, required: true, validate: {allow: "
+      "[INFO, WARN]}}\n  - {name: msg, type: string}\n",
+      "schema: Custom.Re\nparser:\n  regex:\n    match: ['^GOT (?P<count>\\d+) FROM ', "
+      "'(?P<ip>\\S+)$']\nfields:\n  - {name: count, type: int, required: true}\n"
+      "  - {name: ip, type: string, indicators: [ip]}\n",
+      "schema: Custom.Sys\nparser:\n  native: {name: Syslog.RFC5424}\nfields:\n"
+      "  - {name: priority, type: int, required: true}\n"
+      "  - {name: timestamp, type: timestamp, timeFormat: rfc3339, isEventTime: true}\n"
+      "  - {name: appname, type: string, required: true, validate: {allow: [sshd]}}\n",
+      "schema: Custom.Json\nfields:\n  - {name: kind, type: string, required: true}\n"};
+  const oc_logtype_t *types[5];
+  for (size_t i = 0; i < 5; i++) {
+    oc_schema_t *s = S(docs[i]);
+    OC_CHECK(s != NULL);
+    if (!s) return;
+    const char *name = s->name;
+    char copy[64];
+    snprintf(copy, sizeof(copy), "%s", name);
+    OC_CHECK_INT(oc_logtypes_add_schema(reg, s, false, err, sizeof(err)), OC_OK);
+    types[i] = oc_logtypes_find(reg, copy);
+  }
+  oc_classifier_t *c = oc_classifier_new(64, err, sizeof(err));
+  OC_CHECK_INT(oc_classifier_begin(c, types, 5, err, sizeof(err)), OC_OK);
+  int64_t et = 0;
+  OC_CHECK_STR(classify_with(c, "1793527200;a@example.com;7", &et, NULL), "Custom.Csv");
+  OC_CHECK_INT(et, INT64_C(1793527200000000));
+  OC_CHECK_STR(classify_with(c, "2026/11/01 10:00:01 [WARN] disk almost full", &et, NULL),
+               "Custom.Fm");
+  OC_CHECK_INT(et, INT64_C(1793527201000000));
+  OC_CHECK_STR(classify_with(c, "GOT 12 FROM 192.0.2.4", NULL, NULL), "Custom.Re");
+  OC_CHECK_STR(classify_with(c, "<38>1 2026-11-01T10:00:02Z h sshd 77 - - Accepted key", &et, NULL),
+               "Custom.Sys");
+  OC_CHECK_INT(et, INT64_C(1793527202000000));
+  OC_CHECK_STR(classify_with(c, "{\"kind\":\"x\"}", NULL, NULL), "Custom.Json");
+  /* each kind's own rejections: a bad level, a non-numeric count, another app */
+  oc_cls_result_t why;
+  OC_CHECK_STR(classify_with(c, "2026/11/01 10:00:01 [DEBUG] x", NULL, &why), "(none)");
+  OC_CHECK_INT(why, OC_CLS_NO_TYPE);
+  OC_CHECK_STR(classify_with(c, "<38>1 2026-11-01T10:00:02Z h cron 77 - - x", NULL, &why),
+               "(none)");
+  OC_CHECK_STR(classify_with(c, "1793527200;a@example.com;seven", NULL, &why), "(none)");
+  oc_classifier_destroy(c);
+  oc_logtypes_destroy(reg);
+  oc_arena_reset(&arena);
+}
+
 static void test_add_validation(void) {
   oc_logtypes_t *reg = oc_logtypes_new(NULL);
   char err[256];
@@ -218,12 +274,12 @@ static void test_add_validation(void) {
   OC_CHECK(t && !t->builtin && t->schema->has_event_time);
   int64_t et;
   const oc_logtype_t *types[] = {t};
-  OC_CHECK_STR(classify(types, 1, "{\"a\":{\"b\":1},\"c\":2,\"t\":\"2026-11-01T10:00:00Z\"}", &et,
-                        NULL),
-               "X.Ok");
-  OC_CHECK_STR(classify(types, 1, "{\"a\":{\"x\":1},\"c\":2,\"t\":\"2026-11-01T10:00:00Z\"}", &et,
-                        NULL),
-               "(none)");
+  OC_CHECK_STR(
+      classify(types, 1, "{\"a\":{\"b\":1},\"c\":2,\"t\":\"2026-11-01T10:00:00Z\"}", &et, NULL),
+      "X.Ok");
+  OC_CHECK_STR(
+      classify(types, 1, "{\"a\":{\"x\":1},\"c\":2,\"t\":\"2026-11-01T10:00:00Z\"}", &et, NULL),
+      "(none)");
   oc_logtypes_destroy(reg);
   oc_arena_reset(&arena);
 }
@@ -273,5 +329,5 @@ static void teardown(void) {
 OC_TEST_MAIN(OC_TEST(setup), OC_TEST(test_managed_registry),
              OC_TEST(test_two_types_by_required_fields),
              OC_TEST(test_penalties_settle_on_the_stream_type), OC_TEST(test_mixed_parsers),
-             OC_TEST(test_add_validation), OC_TEST(test_load_dir_reports_bad_files),
-             OC_TEST(teardown))
+             OC_TEST(test_custom_schema_per_parser_kind), OC_TEST(test_add_validation),
+             OC_TEST(test_load_dir_reports_bad_files), OC_TEST(teardown))

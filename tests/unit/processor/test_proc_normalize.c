@@ -16,6 +16,7 @@
 static const int64_t PARSE_US = INT64_C(1795883860123456); /* 2026-11-28 16:37:40.123456 */
 
 static oc_logtypes_t *managed;
+static bool raw; /* run(): write from the source text and patches (the processor's path) */
 
 /* Classifies text among types as the processor does (schema normalization and
  * indicators included), normalizes it as line line_no of logs/ct/a.json (etag e1) for
@@ -39,7 +40,8 @@ static const char *run(const char *text, const oc_logtype_t *const *types, size_
   if (r != OC_CLS_OK) fprintf(stderr, "rejected: %s\n", co.error);
   if (r == OC_CLS_OK) {
     oc_normalize_row_id(rowid, "ct", "logs/ct/a.json", 14, "e1", line_no);
-    oc_norm_meta_t m = {co.type->name, rowid, co.event_time_us, PARSE_US, "ct", label, &ind};
+    oc_norm_meta_t m = {co.type->name, rowid, co.event_time_us,       PARSE_US, "ct",
+                        label,         &ind,  raw ? co.patches : NULL};
     oc_normalize_event(&out, co.ev, &m);
     OC_CHECK(oc_buf_ok(&out));
     snprintf(line, sizeof(line), "%s", out.data);
@@ -60,7 +62,8 @@ static void test_cloudtrail_golden(void) {
       "\"eventName\": \"ConsoleLogin\", \"awsRegion\": \"us-east-1\", \"sourceIPAddress\": "
       "\"198.51.100.7\", \"requestParameters\": null, \"responseElements\": {\"ConsoleLogin\": "
       "\"Success\"}, \"eventID\": \"3c0f8a4e-1b2c-4d5e-8f90-123456789abc\", \"readOnly\": false, "
-      "\"resources\": [], \"n\": 1.50e3, \"eventType\": \"AwsConsoleSignIn\", \"p_log_type\": \"Spoofed\", "
+      "\"resources\": [], \"n\": 1.50e3, \"eventType\": \"AwsConsoleSignIn\", \"p_log_type\": "
+      "\"Spoofed\", "
       "\"p_any_ip_addresses\": []}";
   const char *want =
       "{\"eventVersion\":\"1.08\",\"userIdentity\":{\"type\":\"Root\",\"principalId\":"
@@ -124,6 +127,70 @@ static void test_custom_golden(void) {
   oc_logtypes_destroy(reg);
 }
 
+/* The processor writes lake lines from the source text with the changed spans patched;
+ * that must be the same JSON as serializing the normalized tree. */
+static void test_raw_copy_equals_serialization(void) {
+  static const char *const inputs[] = {
+      "{\"eventVersion\":\"1.08\",\"eventTime\":\"2026-11-01T10:00:05Z\",\"eventSource\":\"s3."
+      "amazonaws.com\",\"eventName\":\"GetObject\",\"awsRegion\":\"us-east-1\",\"eventID\":\"e\","
+      "\"eventType\":\"AwsApiCall\",\"readOnly\":\"true\",\"n\":1.50e3,\"sourceIPAddress\":"
+      "\"192.0.2.1\",\"userAgent\":\"caf\\u00e9 "
+      "\\\"x\\\"\",\"tlsDetails\":{\"tlsVersion\":\"TLSv1.2\"}}",
+      /* whitespace kept, a p_ member forces serialization */
+      "{ \"eventVersion\": \"1.08\", \"eventTime\": \"2026-11-01T10:00:05Z\", \"eventSource\": "
+      "\"s\", "
+      "\"eventName\": \"n\", \"awsRegion\": \"r\", \"eventID\": \"e\", \"eventType\": \"t\", "
+      "\"p_any_ip_addresses\": [\"1.1.1.1\"] }",
+      "{ \"eventVersion\": \"1.08\", \"eventTime\": \"2026-11-01T10:00:05Z\", \"eventSource\": "
+      "\"s\", "
+      "\"eventName\": \"n\", \"awsRegion\": \"r\", \"eventID\": \"e\", \"eventType\": \"t\" }  ",
+      /* an escaped timestamp cannot be patched: serialized */
+      "{\"eventVersion\":\"1.08\",\"eventTime\":\"2026-11-01T10:00:05\\u005a\",\"eventSource\":"
+      "\"s\","
+      "\"eventName\":\"n\",\"awsRegion\":\"r\",\"eventID\":\"e\",\"eventType\":\"t\"}",
+  };
+  const oc_logtype_t *types[] = {oc_logtypes_find(managed, "AWS.CloudTrail")};
+  for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
+    char a[8192], b[8192], err[256];
+    raw = false;
+    snprintf(a, sizeof(a), "%s", run(inputs[i], types, 1, "L", 1));
+    raw = true;
+    snprintf(b, sizeof(b), "%s", run(inputs[i], types, 1, "L", 1));
+    raw = false;
+    oc_arena_t ar;
+    oc_buf_t x, y;
+    oc_arena_init(&ar, 4096);
+    oc_buf_init(&x);
+    oc_buf_init(&y);
+    const oc_json_t *ja = oc_json_parse(&ar, a, strlen(a), 64, err, sizeof(err));
+    const oc_json_t *jb = oc_json_parse(&ar, b, strlen(b), 64, err, sizeof(err));
+    OC_CHECK(ja && jb);
+    if (ja && jb) {
+      oc_json_serialize(&x, ja);
+      oc_json_serialize(&y, jb);
+      OC_CHECK_STR(x.data, y.data);
+    }
+    if (i == 0) {
+      /* untouched members are the source's own text; changed ones are patched in */
+      OC_CHECK(strstr(b, "\"n\":1.50e3,") != NULL);
+      OC_CHECK(strstr(b, "\"userAgent\":\"caf\\u00e9 \\\"x\\\"\"") != NULL);
+      OC_CHECK(strstr(b, "\"eventTime\":\"2026-11-01 10:00:05.000000000\"") != NULL);
+      OC_CHECK(strstr(b, "\"readOnly\":true,") != NULL);
+      OC_CHECK(strcmp(a, b) != 0); /* the serializer unescapes: the raw path really ran */
+    } else if (i == 2) {
+      OC_CHECK(
+          strncmp(b,
+                  "{ \"eventVersion\": \"1.08\", \"eventTime\": \"2026-11-01 10:00:05.000000000\"",
+                  60) == 0);
+    } else {
+      OC_CHECK_STR(a, b); /* fell back to serializing */
+    }
+    oc_buf_deinit(&x);
+    oc_buf_deinit(&y);
+    oc_arena_deinit(&ar);
+  }
+}
+
 static void test_row_ids(void) {
   char a[33], b[33], c[33], d[33];
   oc_normalize_row_id(a, "ct", "logs/k", 6, "e1", 1);
@@ -166,5 +233,6 @@ static void teardown(void) {
   oc_logtypes_destroy(managed);
 }
 
-OC_TEST_MAIN(OC_TEST(setup), OC_TEST(test_cloudtrail_golden), OC_TEST(test_custom_golden), OC_TEST(test_row_ids),
+OC_TEST_MAIN(OC_TEST(setup), OC_TEST(test_cloudtrail_golden), OC_TEST(test_custom_golden),
+             OC_TEST(test_raw_copy_equals_serialization), OC_TEST(test_row_ids),
              OC_TEST(test_empty_object), OC_TEST(teardown))

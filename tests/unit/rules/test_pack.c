@@ -86,24 +86,29 @@ static void test_metadata(void) {
   OC_CHECK_STR(add(pack, "AnalysisType: policy\nPolicyID: p\n"), "SKIPPED");
   OC_CHECK_INT(pack->skipped, 1);
   OC_CHECK_STR(add(pack, "RuleID: x\n"), "1:AnalysisType is required");
-  OC_CHECK_STR(add(pack, "AnalysisType: rule\nRuleID: r\nFilename: r.py\nLogTypes: [A]\n"
-                         "Severity: Low\n"),
+  OC_CHECK_STR(add(pack,
+                   "AnalysisType: rule\nRuleID: r\nFilename: r.py\nLogTypes: [A]\n"
+                   "Severity: Low\n"),
                "3:Filename \"r.py\": could not open \"/nonexistent/dir/r.py\": No such file or "
                "directory");
   OC_CHECK_STR(add(pack, "AnalysisType: rule\nRuleID: r\nFilename: ../r.py\n"),
                "3:Filename \"../r.py\" must name a file next to the metadata");
-  OC_CHECK_STR(add(pack, "AnalysisType: datamodel\nDataModelID: dm2\nLogTypes: [A]\nMappings:\n"
-                         "  - Name: u\n    Method: m\n"),
+  OC_CHECK_STR(add(pack,
+                   "AnalysisType: datamodel\nDataModelID: dm2\nLogTypes: [A]\nMappings:\n"
+                   "  - Name: u\n    Method: m\n"),
                "5:mapping \"u\" has a Method but the data model has no Filename");
-  OC_CHECK_STR(add(pack, "AnalysisType: datamodel\nDataModelID: dm3\nLogTypes: [A]\nMappings:\n"
-                         "  - Name: u\n"),
+  OC_CHECK_STR(add(pack,
+                   "AnalysisType: datamodel\nDataModelID: dm3\nLogTypes: [A]\nMappings:\n"
+                   "  - Name: u\n"),
                "5:mapping \"u\" needs exactly one of Path and Method");
   OC_CHECK_STR(add(pack, "AnalysisType: datamodel\nDataModelID: dm\nLogTypes: [A]\n"),
                "2:DataModelID \"dm\" is already defined");
-  OC_CHECK_STR(add(pack, "AnalysisType: datamodel\nDataModelID: dm4\nEnabled: no\n"
-                         "LogTypes: [A]\n"),
+  OC_CHECK_STR(add(pack,
+                   "AnalysisType: datamodel\nDataModelID: dm4\nEnabled: no\n"
+                   "LogTypes: [A]\n"),
                "3:Enabled must be true or false");
-  OC_CHECK_STR(add(pack, "AnalysisType: rule\nRuleID: [1\n"), "3:YAML syntax error: did not find "
+  OC_CHECK_STR(add(pack, "AnalysisType: rule\nRuleID: [1\n"),
+               "3:YAML syntax error: did not find "
                "expected ',' or ']' while parsing a flow sequence");
   oc_pack_destroy(pack);
 }

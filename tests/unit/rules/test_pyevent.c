@@ -100,10 +100,10 @@ static void test_lists(void) {
 }
 
 static void test_numbers(void) {
-  PyObject *e =
-      make_event("{\"i\":1,\"f\":1.5,\"x\":1e3,\"neg\":-7,\"big\":123456789012345678901234567890,"
-                 "\"t\":true,\"s\":\"caf\\u00e9\"}",
-                 NULL);
+  PyObject *e = make_event(
+      "{\"i\":1,\"f\":1.5,\"x\":1e3,\"neg\":-7,\"big\":123456789012345678901234567890,"
+      "\"t\":true,\"s\":\"caf\\u00e9\"}",
+      NULL);
   CHECK_RUN(e, "r = (e['i'], e['f'], e['x'], e['neg'], e['big'], e['t'], e['s'])",
             "(1, 1.5, 1000.0, -7, 123456789012345678901234567890, True, 'café')");
   oc_pyevent_release(e);
@@ -118,8 +118,7 @@ static void test_deep_get(void) {
   CHECK_RUN(e, "r = e.deep_get('userIdentity', 'missing', default='d')", "'d'");
   CHECK_RUN(e, "r = e.deep_get('n', default='d')", "'d'");      /* None -> default */
   CHECK_RUN(e, "r = e.deep_get('l', 'a', default='d')", "'d'"); /* no walking into lists */
-  CHECK_RUN(e, "r = e.deep_get('userIdentity', 'sessionContext')['ATTRIBUTES']['mfa']",
-            "'true'");
+  CHECK_RUN(e, "r = e.deep_get('userIdentity', 'sessionContext')['ATTRIBUTES']['mfa']", "'true'");
   CHECK_RUN(e, "r = e.deep_get('userIdentity', bogus=1)", "EXC:TypeError");
   oc_pyevent_release(e);
 }
@@ -265,9 +264,9 @@ int main(void) {
     return 1;
   }
   static const oc_test_case_t cases[] = {
-      OC_TEST(test_lookup),   OC_TEST(test_immutable_mapping), OC_TEST(test_lists),
-      OC_TEST(test_numbers),  OC_TEST(test_deep_get),          OC_TEST(test_deep_walk),
-      OC_TEST(test_udm),      OC_TEST(test_copy_json_time),    OC_TEST(test_release),
+      OC_TEST(test_lookup),  OC_TEST(test_immutable_mapping), OC_TEST(test_lists),
+      OC_TEST(test_numbers), OC_TEST(test_deep_get),          OC_TEST(test_deep_walk),
+      OC_TEST(test_udm),     OC_TEST(test_copy_json_time),    OC_TEST(test_release),
       OC_TEST(test_lazy),
   };
   int rc = oc_test_main(cases, sizeof(cases) / sizeof(cases[0]));
