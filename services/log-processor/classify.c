@@ -72,7 +72,10 @@ static oc_cls_parser_t *oc_cls_parser_get(oc_classifier_t *c, const oc_schema_t 
   const oc_schema_parser_t *p = &s->parser;
   for (size_t i = 0; i < c->nparsers; i++)
     if (c->parsers[i].schema == s) return &c->parsers[i];
-  if (c->nparsers == OC_CLS_MAX_PARSERS) oc_classifier_forget(c);
+  if (c->nparsers == OC_CLS_MAX_PARSERS) { /* begin() makes room first */
+    snprintf(errstr, errstr_size, "%s: too many compiled parsers", s->name);
+    return NULL;
+  }
   oc_cls_parser_t *cp = &c->parsers[c->nparsers];
   oc_textparse_opts_t opts = {.empty_values = (const char *const *)p->empty_values,
                               .nempty = p->nempty,
@@ -141,6 +144,9 @@ oc_err_t oc_classifier_begin(oc_classifier_t *c, const oc_logtype_t *const *type
   c->ncands = 0;
   c->njson = 0;
   if (errstr_size) errstr[0] = '\0';
+  /* Room for every parser this stream may need, so none is dropped while in use. */
+  if (c->nparsers + (n < OC_CLASSIFY_MAX_TYPES ? n : OC_CLASSIFY_MAX_TYPES) > OC_CLS_MAX_PARSERS)
+    oc_classifier_forget(c);
   for (size_t i = 0; i < n && c->ncands < OC_CLASSIFY_MAX_TYPES; i++) {
     if (!types[i]) continue;
     const oc_schema_t *s = types[i]->schema;
