@@ -233,6 +233,10 @@ fail:
   return err;
 }
 
+redisContext *oc_redis_context(oc_redis_t *r) {
+  return r ? r->c : NULL;
+}
+
 /* Error replies that mean "not now" rather than "never": the server is loading its
  * data, busy with a script, or failing over. */
 static bool oc_redis_transient_reply(const char *s) {

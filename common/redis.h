@@ -14,6 +14,8 @@ typedef struct oc_redis oc_redis_t;
 oc_redis_t *oc_redis_new(const char *url, char *errstr, size_t errstr_size);
 void oc_redis_destroy(oc_redis_t *r);
 oc_err_t oc_redis_connect(oc_redis_t *r, char *errstr, size_t errstr_size);
+/* The live hiredis context, or NULL (for subscribers that read pushed messages). */
+redisContext *oc_redis_context(oc_redis_t *r);
 /* Runs a command (hiredis format). On success *reply holds the reply (caller
  * freeReplyObject()s it; reply may be NULL to discard). */
 oc_err_t oc_redis_cmd(oc_redis_t *r, redisReply **reply, char *errstr, size_t errstr_size,

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <arpa/inet.h>
+
 /* ---- keys and contexts ------------------------------------------------------------- */
 
 struct oc_det_keys {
@@ -318,21 +320,46 @@ typedef struct oc_det_value {
   double num;
 } oc_det_value_t;
 
-typedef enum { OC_DET_ALL, OC_DET_ANY, OC_DET_ONLYONE, OC_DET_NONE, OC_DET_MATCH } oc_det_op_t;
+typedef enum {
+  OC_DET_ALL,
+  OC_DET_ANY,
+  OC_DET_ONLYONE,
+  OC_DET_NONE,
+  OC_DET_MATCH, /* key + condition (+ Value / Values) */
+  OC_DET_MULTI, /* condition over two keys (Values: [{Key..}, {Key..}]) */
+  OC_DET_LIST,  /* AnyElement / AllElements / OnlyOneElement / NoElement + Expressions */
+  OC_DET_CONST  /* AlwaysTrue / AlwaysFalse */
+} oc_det_op_t;
 
 typedef enum {
   OC_DET_ARG_NONE,   /* no Value */
   OC_DET_ARG_VALUE,  /* Value: scalar */
   OC_DET_ARG_NUMBER, /* Value: a number */
-  OC_DET_ARG_VALUES  /* Values: [scalars] */
+  OC_DET_ARG_VALUES, /* Values: [scalars] */
+  OC_DET_ARG_CIDRS,  /* Value: CIDR or Values: [CIDRs] */
+  OC_DET_ARG_EXPRS,  /* Expressions: [match expressions], evaluated per array element */
+  OC_DET_ARG_CONST   /* no key, no Value */
 } oc_det_arg_t;
+
+/* A predicate on two values reached by two keys (multi-key match expressions). */
+typedef bool (*oc_det_pair_fn)(const oc_json_t *a, const oc_json_t *b);
+
+typedef enum { OC_DET_Q_ANY, OC_DET_Q_ALL, OC_DET_Q_ONE } oc_det_quant_t;
 
 typedef struct oc_det_cond {
   const char *name;
   oc_det_arg_t arg;
   bool negate;         /* the result of leaf (any value) is negated */
   oc_det_leaf_fn leaf; /* positive predicate on one value; NULL value = absent */
+  oc_det_pair_fn pair; /* the same test between two keys' values; NULL = no multi-key form */
+  int extra;           /* ARG_EXPRS: the quantifier; ARG_CONST: the result */
 } oc_det_cond_t;
+
+/* An IP network: 16 bytes (IPv4 as ::ffff:a.b.c.d) and a prefix length over them. */
+typedef struct oc_det_cidr {
+  uint8_t addr[16];
+  uint32_t bits;
+} oc_det_cidr_t;
 
 struct oc_det_node {
   oc_det_op_t op;
@@ -350,6 +377,13 @@ struct oc_det_node {
   const double *nums; /* sorted */
   uint32_t nnums;
   bool in_null, in_true, in_false;
+  /* IsIPAddressInCIDR / NotInCIDR */
+  const oc_det_cidr_t *cidrs;
+  uint32_t ncidrs;
+  /* MULTI: the second key (path is the first) */
+  oc_det_path_t path2;
+  /* LIST: the Expressions (an All), evaluated with each element as the root */
+  const oc_det_node_t *sub;
 };
 
 static bool oc_det_numeric_text(const char *s, size_t n, double *out) {
@@ -582,40 +616,264 @@ static bool oc_det_leaf_in(const void *arg, const oc_json_t *v) {
   }
 }
 
+/* ---- IP addresses ------------------------------------------------------------------ */
+
+/* Parses an IPv4 or IPv6 address (no zone, no brackets, no surrounding space) into 16
+ * bytes, IPv4 as ::ffff:a.b.c.d; *v4_text says whether it was written as IPv4. */
+static bool oc_det_ip_parse(const char *s, size_t n, uint8_t out[16], bool *v4_text) {
+  char buf[INET6_ADDRSTRLEN + 1];
+  if (n == 0 || n >= sizeof(buf)) return false;
+  memcpy(buf, s, n);
+  buf[n] = '\0';
+  if (memchr(buf, ':', n)) {
+    *v4_text = false;
+    return inet_pton(AF_INET6, buf, out) == 1;
+  }
+  memset(out, 0, 10);
+  out[10] = out[11] = 0xff;
+  *v4_text = true;
+  return inet_pton(AF_INET, buf, out + 12) == 1;
+}
+
+static bool oc_det_ip_mapped(const uint8_t a[16]) {
+  static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  return memcmp(a, prefix, 12) == 0;
+}
+
+static bool oc_det_ip_of(const oc_json_t *v, uint8_t out[16], bool *v4_text) {
+  return v && v->type == OC_JSON_STRING && oc_det_ip_parse(v->s, v->len, out, v4_text);
+}
+
+/* Private: RFC 1918, shared address space (100.64.0.0/10), loopback, link-local, IPv6
+ * unique local (fc00::/7), link-local (fe80::/10) and ::1. */
+static bool oc_det_ip_private(const uint8_t a[16]) {
+  if (oc_det_ip_mapped(a)) {
+    const uint8_t *b = a + 12;
+    return b[0] == 10 || (b[0] == 172 && (b[1] & 0xf0) == 16) || (b[0] == 192 && b[1] == 168) ||
+           (b[0] == 100 && (b[1] & 0xc0) == 64) || b[0] == 127 || (b[0] == 169 && b[1] == 254);
+  }
+  static const uint8_t loop[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  return (a[0] & 0xfe) == 0xfc || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) ||
+         memcmp(a, loop, 16) == 0;
+}
+
+/* Public: routable unicast: not private, not "this network" (0.0.0.0/8, ::), not
+ * multicast, reserved or broadcast (224.0.0.0 and up, ff00::/8). */
+static bool oc_det_ip_public(const uint8_t a[16]) {
+  static const uint8_t zero[16] = {0};
+  if (oc_det_ip_private(a)) return false;
+  if (oc_det_ip_mapped(a)) return a[12] != 0 && a[12] < 224;
+  return a[0] != 0xff && memcmp(a, zero, 16) != 0;
+}
+
+static bool oc_det_cidr_has(const oc_det_cidr_t *c, const uint8_t a[16]) {
+  uint32_t full = c->bits / 8, rest = c->bits % 8;
+  if (memcmp(c->addr, a, full) != 0) return false;
+  if (!rest) return true;
+  uint8_t mask = (uint8_t)(0xff << (8 - rest));
+  return (c->addr[full] & mask) == (a[full] & mask);
+}
+
+/* "a.b.c.d/n", "x::y/n" or a bare address (/32, /128). Host bits are cleared. */
+static bool oc_det_cidr_parse(const char *s, size_t n, oc_det_cidr_t *out) {
+  const char *slash = memchr(s, '/', n);
+  size_t alen = slash ? (size_t)(slash - s) : n;
+  bool v4;
+  if (!oc_det_ip_parse(s, alen, out->addr, &v4)) return false;
+  uint32_t max = v4 ? 32 : 128, bits = max;
+  if (slash) {
+    size_t plen = n - alen - 1, p;
+    if (plen == 0 || plen > 3 || !oc_det_digits(slash + 1, plen, &p) || p > max) return false;
+    bits = (uint32_t)p;
+  }
+  out->bits = v4 ? bits + 96 : bits;
+  for (uint32_t i = out->bits; i < 128; i++)
+    out->addr[i / 8] &= (uint8_t) ~(0x80 >> (i % 8));
+  return true;
+}
+
+static bool oc_det_leaf_ip(const void *arg, const oc_json_t *v) {
+  uint8_t a[16];
+  bool v4;
+  return oc_det_ip_of(v, a, &v4);
+}
+
+static bool oc_det_leaf_ipv4(const void *arg, const oc_json_t *v) {
+  uint8_t a[16];
+  bool v4;
+  return oc_det_ip_of(v, a, &v4) && v4;
+}
+
+static bool oc_det_leaf_ipv6(const void *arg, const oc_json_t *v) {
+  uint8_t a[16];
+  bool v4;
+  return oc_det_ip_of(v, a, &v4) && !v4;
+}
+
+static bool oc_det_leaf_ip_private(const void *arg, const oc_json_t *v) {
+  uint8_t a[16];
+  bool v4;
+  return oc_det_ip_of(v, a, &v4) && oc_det_ip_private(a);
+}
+
+static bool oc_det_leaf_ip_public(const void *arg, const oc_json_t *v) {
+  uint8_t a[16];
+  bool v4;
+  return oc_det_ip_of(v, a, &v4) && oc_det_ip_public(a);
+}
+
+static bool oc_det_leaf_in_cidr(const void *arg, const oc_json_t *v) {
+  const oc_det_node_t *m = arg;
+  uint8_t a[16];
+  bool v4;
+  if (!oc_det_ip_of(v, a, &v4)) return false;
+  for (uint32_t i = 0; i < m->ncidrs; i++)
+    if (oc_det_cidr_has(&m->cidrs[i], a)) return true;
+  return false;
+}
+
+/* ---- two-key predicates (multi-key match expressions) ------------------------------ */
+
+static bool oc_det_ieq2(const char *a, const char *b, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (oc_det_lc(a[i]) != oc_det_lc(b[i])) return false;
+  return true;
+}
+
+/* Equality between two event values: strings by bytes, numbers (or numeric strings
+ * against numbers) numerically, booleans and null by type; objects and arrays never. */
+static bool oc_det_pair_eq(const oc_json_t *a, const oc_json_t *b) {
+  double x, y;
+  if (a->type == OC_JSON_STRING && b->type == OC_JSON_STRING)
+    return a->len == b->len && memcmp(a->s, b->s, a->len) == 0;
+  if (a->type == OC_JSON_NUMBER || b->type == OC_JSON_NUMBER)
+    return oc_det_json_number(a, &x) && oc_det_json_number(b, &y) && x == y;
+  if (a->type == OC_JSON_ARRAY || a->type == OC_JSON_OBJECT) return false;
+  return a->type == b->type; /* true, false, null */
+}
+
+static bool oc_det_pair_ieq(const oc_json_t *a, const oc_json_t *b) {
+  if (a->type == OC_JSON_STRING && b->type == OC_JSON_STRING)
+    return a->len == b->len && oc_det_ieq2(a->s, b->s, a->len);
+  return oc_det_pair_eq(a, b);
+}
+
+static bool oc_det_pair_nums(const oc_json_t *a, const oc_json_t *b, double *x, double *y) {
+  return oc_det_json_number(a, x) && oc_det_json_number(b, y);
+}
+
+static bool oc_det_pair_gt(const oc_json_t *a, const oc_json_t *b) {
+  double x, y;
+  return oc_det_pair_nums(a, b, &x, &y) && x > y;
+}
+
+static bool oc_det_pair_ge(const oc_json_t *a, const oc_json_t *b) {
+  double x, y;
+  return oc_det_pair_nums(a, b, &x, &y) && x >= y;
+}
+
+static bool oc_det_pair_lt(const oc_json_t *a, const oc_json_t *b) {
+  double x, y;
+  return oc_det_pair_nums(a, b, &x, &y) && x < y;
+}
+
+static bool oc_det_pair_le(const oc_json_t *a, const oc_json_t *b) {
+  double x, y;
+  return oc_det_pair_nums(a, b, &x, &y) && x <= y;
+}
+
+/* a contains b: a substring of a string, or an element of an array equal to b. */
+static bool oc_det_pair_contains_ci(const oc_json_t *a, const oc_json_t *b, bool ci) {
+  if (a->type == OC_JSON_ARRAY) {
+    for (const oc_json_t *e = a->child; e; e = e->next)
+      if (ci ? oc_det_pair_ieq(e, b) : oc_det_pair_eq(e, b)) return true;
+    return false;
+  }
+  if (a->type != OC_JSON_STRING || b->type != OC_JSON_STRING) return false;
+  if (b->len == 0) return true;
+  if (!ci) return memmem(a->s, a->len, b->s, b->len) != NULL;
+  for (size_t i = 0; i + b->len <= a->len; i++)
+    if (oc_det_ieq2(a->s + i, b->s, b->len)) return true;
+  return false;
+}
+
+static bool oc_det_pair_contains(const oc_json_t *a, const oc_json_t *b) {
+  return oc_det_pair_contains_ci(a, b, false);
+}
+
+static bool oc_det_pair_icontains(const oc_json_t *a, const oc_json_t *b) {
+  return oc_det_pair_contains_ci(a, b, true);
+}
+
+static bool oc_det_pair_strs(const oc_json_t *a, const oc_json_t *b) {
+  return a->type == OC_JSON_STRING && b->type == OC_JSON_STRING && a->len >= b->len;
+}
+
+static bool oc_det_pair_starts(const oc_json_t *a, const oc_json_t *b) {
+  return oc_det_pair_strs(a, b) && memcmp(a->s, b->s, b->len) == 0;
+}
+
+static bool oc_det_pair_istarts(const oc_json_t *a, const oc_json_t *b) {
+  return oc_det_pair_strs(a, b) && oc_det_ieq2(a->s, b->s, b->len);
+}
+
+static bool oc_det_pair_ends(const oc_json_t *a, const oc_json_t *b) {
+  return oc_det_pair_strs(a, b) && memcmp(a->s + a->len - b->len, b->s, b->len) == 0;
+}
+
+static bool oc_det_pair_iends(const oc_json_t *a, const oc_json_t *b) {
+  return oc_det_pair_strs(a, b) && oc_det_ieq2(a->s + a->len - b->len, b->s, b->len);
+}
+
 /* The conditions. Names are matched case-insensitively. */
 static const oc_det_cond_t oc_det_conds[] = {
-    {"Equals", OC_DET_ARG_VALUE, false, oc_det_leaf_equals},
-    {"DoesNotEqual", OC_DET_ARG_VALUE, true, oc_det_leaf_equals},
-    {"IEquals", OC_DET_ARG_VALUE, false, oc_det_leaf_iequals},
-    {"IDoesNotEqual", OC_DET_ARG_VALUE, true, oc_det_leaf_iequals},
-    {"IsIn", OC_DET_ARG_VALUES, false, oc_det_leaf_in},
-    {"IsNotIn", OC_DET_ARG_VALUES, true, oc_det_leaf_in},
-    {"Contains", OC_DET_ARG_VALUE, false, oc_det_leaf_contains},
-    {"DoesNotContain", OC_DET_ARG_VALUE, true, oc_det_leaf_contains},
-    {"IContains", OC_DET_ARG_VALUE, false, oc_det_leaf_icontains},
-    {"IDoesNotContain", OC_DET_ARG_VALUE, true, oc_det_leaf_icontains},
-    {"StartsWith", OC_DET_ARG_VALUE, false, oc_det_leaf_starts},
-    {"DoesNotStartWith", OC_DET_ARG_VALUE, true, oc_det_leaf_starts},
-    {"IStartsWith", OC_DET_ARG_VALUE, false, oc_det_leaf_istarts},
-    {"IDoesNotStartWith", OC_DET_ARG_VALUE, true, oc_det_leaf_istarts},
-    {"EndsWith", OC_DET_ARG_VALUE, false, oc_det_leaf_ends},
-    {"DoesNotEndWith", OC_DET_ARG_VALUE, true, oc_det_leaf_ends},
-    {"IEndsWith", OC_DET_ARG_VALUE, false, oc_det_leaf_iends},
-    {"IDoesNotEndWith", OC_DET_ARG_VALUE, true, oc_det_leaf_iends},
-    {"Exists", OC_DET_ARG_NONE, false, oc_det_leaf_exists},
-    {"DoesNotExist", OC_DET_ARG_NONE, true, oc_det_leaf_exists},
-    {"IsNull", OC_DET_ARG_NONE, false, oc_det_leaf_null},
-    {"IsNotNull", OC_DET_ARG_NONE, true, oc_det_leaf_null},
-    {"IsNullOrEmpty", OC_DET_ARG_NONE, false, oc_det_leaf_null_or_empty},
-    {"IsNotNullOrEmpty", OC_DET_ARG_NONE, true, oc_det_leaf_null_or_empty},
-    {"GreaterThan", OC_DET_ARG_NUMBER, false, oc_det_leaf_gt},
-    {"IsGreaterThan", OC_DET_ARG_NUMBER, false, oc_det_leaf_gt},
-    {"GreaterThanOrEqual", OC_DET_ARG_NUMBER, false, oc_det_leaf_ge},
-    {"IsGreaterThanOrEqual", OC_DET_ARG_NUMBER, false, oc_det_leaf_ge},
-    {"LessThan", OC_DET_ARG_NUMBER, false, oc_det_leaf_lt},
-    {"IsLessThan", OC_DET_ARG_NUMBER, false, oc_det_leaf_lt},
-    {"LessThanOrEqual", OC_DET_ARG_NUMBER, false, oc_det_leaf_le},
-    {"IsLessThanOrEqual", OC_DET_ARG_NUMBER, false, oc_det_leaf_le},
+    {"Equals", OC_DET_ARG_VALUE, false, oc_det_leaf_equals, oc_det_pair_eq, 0},
+    {"DoesNotEqual", OC_DET_ARG_VALUE, true, oc_det_leaf_equals, oc_det_pair_eq, 0},
+    {"IEquals", OC_DET_ARG_VALUE, false, oc_det_leaf_iequals, oc_det_pair_ieq, 0},
+    {"IDoesNotEqual", OC_DET_ARG_VALUE, true, oc_det_leaf_iequals, oc_det_pair_ieq, 0},
+    {"IsIn", OC_DET_ARG_VALUES, false, oc_det_leaf_in, NULL, 0},
+    {"IsNotIn", OC_DET_ARG_VALUES, true, oc_det_leaf_in, NULL, 0},
+    {"Contains", OC_DET_ARG_VALUE, false, oc_det_leaf_contains, oc_det_pair_contains, 0},
+    {"DoesNotContain", OC_DET_ARG_VALUE, true, oc_det_leaf_contains, oc_det_pair_contains, 0},
+    {"IContains", OC_DET_ARG_VALUE, false, oc_det_leaf_icontains, oc_det_pair_icontains, 0},
+    {"IDoesNotContain", OC_DET_ARG_VALUE, true, oc_det_leaf_icontains, oc_det_pair_icontains, 0},
+    {"StartsWith", OC_DET_ARG_VALUE, false, oc_det_leaf_starts, oc_det_pair_starts, 0},
+    {"DoesNotStartWith", OC_DET_ARG_VALUE, true, oc_det_leaf_starts, oc_det_pair_starts, 0},
+    {"IStartsWith", OC_DET_ARG_VALUE, false, oc_det_leaf_istarts, oc_det_pair_istarts, 0},
+    {"IDoesNotStartWith", OC_DET_ARG_VALUE, true, oc_det_leaf_istarts, oc_det_pair_istarts, 0},
+    {"EndsWith", OC_DET_ARG_VALUE, false, oc_det_leaf_ends, oc_det_pair_ends, 0},
+    {"DoesNotEndWith", OC_DET_ARG_VALUE, true, oc_det_leaf_ends, oc_det_pair_ends, 0},
+    {"IEndsWith", OC_DET_ARG_VALUE, false, oc_det_leaf_iends, oc_det_pair_iends, 0},
+    {"IDoesNotEndWith", OC_DET_ARG_VALUE, true, oc_det_leaf_iends, oc_det_pair_iends, 0},
+    {"Exists", OC_DET_ARG_NONE, false, oc_det_leaf_exists, NULL, 0},
+    {"DoesNotExist", OC_DET_ARG_NONE, true, oc_det_leaf_exists, NULL, 0},
+    {"IsNull", OC_DET_ARG_NONE, false, oc_det_leaf_null, NULL, 0},
+    {"IsNotNull", OC_DET_ARG_NONE, true, oc_det_leaf_null, NULL, 0},
+    {"IsNullOrEmpty", OC_DET_ARG_NONE, false, oc_det_leaf_null_or_empty, NULL, 0},
+    {"IsNotNullOrEmpty", OC_DET_ARG_NONE, true, oc_det_leaf_null_or_empty, NULL, 0},
+    {"GreaterThan", OC_DET_ARG_NUMBER, false, oc_det_leaf_gt, oc_det_pair_gt, 0},
+    {"IsGreaterThan", OC_DET_ARG_NUMBER, false, oc_det_leaf_gt, oc_det_pair_gt, 0},
+    {"GreaterThanOrEqual", OC_DET_ARG_NUMBER, false, oc_det_leaf_ge, oc_det_pair_ge, 0},
+    {"IsGreaterThanOrEqual", OC_DET_ARG_NUMBER, false, oc_det_leaf_ge, oc_det_pair_ge, 0},
+    {"LessThan", OC_DET_ARG_NUMBER, false, oc_det_leaf_lt, oc_det_pair_lt, 0},
+    {"IsLessThan", OC_DET_ARG_NUMBER, false, oc_det_leaf_lt, oc_det_pair_lt, 0},
+    {"LessThanOrEqual", OC_DET_ARG_NUMBER, false, oc_det_leaf_le, oc_det_pair_le, 0},
+    {"IsLessThanOrEqual", OC_DET_ARG_NUMBER, false, oc_det_leaf_le, oc_det_pair_le, 0},
+    {"IsIPAddress", OC_DET_ARG_NONE, false, oc_det_leaf_ip, NULL, 0},
+    {"IsIPv4Address", OC_DET_ARG_NONE, false, oc_det_leaf_ipv4, NULL, 0},
+    {"IsIPAddressIPv4", OC_DET_ARG_NONE, false, oc_det_leaf_ipv4, NULL, 0},
+    {"IsIPv6Address", OC_DET_ARG_NONE, false, oc_det_leaf_ipv6, NULL, 0},
+    {"IsIPAddressIPv6", OC_DET_ARG_NONE, false, oc_det_leaf_ipv6, NULL, 0},
+    {"IsIPAddressPrivate", OC_DET_ARG_NONE, false, oc_det_leaf_ip_private, NULL, 0},
+    {"IsIPAddressPublic", OC_DET_ARG_NONE, false, oc_det_leaf_ip_public, NULL, 0},
+    {"IsIPAddressInCIDR", OC_DET_ARG_CIDRS, false, oc_det_leaf_in_cidr, NULL, 0},
+    {"IsIPAddressNotInCIDR", OC_DET_ARG_CIDRS, true, oc_det_leaf_in_cidr, NULL, 0},
+    {"AnyElement", OC_DET_ARG_EXPRS, false, NULL, NULL, OC_DET_Q_ANY},
+    {"AllElements", OC_DET_ARG_EXPRS, false, NULL, NULL, OC_DET_Q_ALL},
+    {"OnlyOneElement", OC_DET_ARG_EXPRS, false, NULL, NULL, OC_DET_Q_ONE},
+    {"NoElement", OC_DET_ARG_EXPRS, true, NULL, NULL, OC_DET_Q_ANY},
+    {"AlwaysTrue", OC_DET_ARG_CONST, false, NULL, NULL, 1},
+    {"AlwaysFalse", OC_DET_ARG_CONST, false, NULL, NULL, 0},
 };
 #define OC_DET_NCONDS (sizeof(oc_det_conds) / sizeof(oc_det_conds[0]))
 
@@ -767,9 +1025,114 @@ static bool oc_det_compile_values(oc_det_compiler_t *c, oc_det_node_t *m, yaml_n
   return true;
 }
 
-static oc_det_node_t *oc_det_compile_match(oc_det_compiler_t *c, yaml_node_t *map) {
+/* Compiles a Key / KeyPath / DeepKey specifier (spec_key names which) into *out. */
+static bool oc_det_compile_spec(oc_det_compiler_t *c, const char *which, yaml_node_t *spec,
+                                oc_det_path_t *out) {
+  char why[256];
+  if (strcmp(which, "DeepKey") != 0) {
+    if (spec->type != YAML_SCALAR_NODE) {
+      oc_det_fail(c, spec, "%s must be a string, found %s", which, oc_det_kind(spec));
+      return false;
+    }
+    if (!oc_det_path_compile(c->a, c->keys,
+                             strcmp(which, "Key") == 0 ? OC_DET_PATH_KEY : OC_DET_PATH_KEYPATH,
+                             (const char *)spec->data.scalar.value, spec->data.scalar.length, out,
+                             why, sizeof(why))) {
+      oc_det_fail(c, spec, "%s", why);
+      return false;
+    }
+    return true;
+  }
+  if (spec->type != YAML_SEQUENCE_NODE) {
+    oc_det_fail(c, spec, "DeepKey must be a list of keys, found %s", oc_det_kind(spec));
+    return false;
+  }
+  size_t n = (size_t)(spec->data.sequence.items.top - spec->data.sequence.items.start);
+  const char *names[OC_DET_MAX_PATH_STEPS];
+  size_t lens[OC_DET_MAX_PATH_STEPS];
+  if (n > OC_DET_MAX_PATH_STEPS) {
+    oc_det_fail(c, spec, "DeepKey has more than %d keys", OC_DET_MAX_PATH_STEPS);
+    return false;
+  }
+  for (size_t i = 0; i < n; i++) {
+    yaml_node_t *item = yaml_document_get_node(c->doc, spec->data.sequence.items.start[i]);
+    if (!item || item->type != YAML_SCALAR_NODE) {
+      oc_det_fail(c, item ? item : spec, "DeepKey entries must be strings");
+      return false;
+    }
+    names[i] = (const char *)item->data.scalar.value;
+    lens[i] = item->data.scalar.length;
+  }
+  if (!oc_det_path_compile_deep(c->a, c->keys, names, lens, n, out, why, sizeof(why))) {
+    oc_det_fail(c, spec, "%s", why);
+    return false;
+  }
+  return true;
+}
+
+/* One entry of a multi-key Values list: a mapping with exactly one key specifier. */
+static bool oc_det_compile_key_entry(oc_det_compiler_t *c, yaml_node_t *item, oc_det_path_t *out) {
+  static const char *const specs[] = {"Key", "KeyPath", "DeepKey"};
+  if (item->type != YAML_MAPPING_NODE ||
+      item->data.mapping.pairs.top - item->data.mapping.pairs.start != 1) {
+    oc_det_fail(c, item,
+                "multi-key Values entries must be one of {Key: ...}, {KeyPath: ...}, "
+                "{DeepKey: [...]}");
+    return false;
+  }
+  yaml_node_pair_t *p = item->data.mapping.pairs.start;
+  yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+  yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+  for (size_t i = 0; k && v && i < 3; i++)
+    if (oc_det_is(k, specs[i])) return oc_det_compile_spec(c, specs[i], v, out);
+  oc_det_fail(c, item, "multi-key Values entries take Key, KeyPath or DeepKey");
+  return false;
+}
+
+static bool oc_det_compile_cidrs(oc_det_compiler_t *c, oc_det_node_t *m, yaml_node_t *value,
+                                 yaml_node_t *values) {
+  yaml_node_t *one = value;
+  size_t n = 1;
+  if (values) {
+    if (values->type != YAML_SEQUENCE_NODE) {
+      oc_det_fail(c, values, "Values must be a list of CIDRs, found %s", oc_det_kind(values));
+      return false;
+    }
+    n = (size_t)(values->data.sequence.items.top - values->data.sequence.items.start);
+    if (n == 0 || n > OC_DET_MAX_VALUES) {
+      oc_det_fail(c, values, "Values must list between 1 and %d CIDRs", OC_DET_MAX_VALUES);
+      return false;
+    }
+  }
+  oc_det_cidr_t *cidrs = oc_arena_alloc(c->a, n * sizeof(*cidrs));
+  if (!cidrs) {
+    oc_det_fail(c, value ? value : values, "out of memory");
+    return false;
+  }
+  for (size_t i = 0; i < n; i++) {
+    yaml_node_t *item =
+        values ? yaml_document_get_node(c->doc, values->data.sequence.items.start[i]) : one;
+    if (!item || item->type != YAML_SCALAR_NODE) {
+      oc_det_fail(c, item ? item : values, "a CIDR must be a string, found %s",
+                  item ? oc_det_kind(item) : "nothing");
+      return false;
+    }
+    if (!oc_det_cidr_parse((const char *)item->data.scalar.value, item->data.scalar.length,
+                           &cidrs[i])) {
+      oc_det_fail(c, item, "malformed CIDR \"%.*s\"",
+                  (int)(item->data.scalar.length > 64 ? 64 : item->data.scalar.length),
+                  (const char *)item->data.scalar.value);
+      return false;
+    }
+  }
+  m->cidrs = cidrs;
+  m->ncidrs = (uint32_t)n;
+  return true;
+}
+
+static oc_det_node_t *oc_det_compile_match(oc_det_compiler_t *c, yaml_node_t *map, int depth) {
   yaml_node_t *key = NULL, *keypath = NULL, *deepkey = NULL, *cond = NULL, *value = NULL,
-              *values = NULL;
+              *values = NULL, *exprs = NULL;
   for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
     yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
     yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
@@ -787,6 +1150,8 @@ static oc_det_node_t *oc_det_compile_match(oc_det_compiler_t *c, yaml_node_t *ma
       slot = &value;
     else if (oc_det_is(k, "Values"))
       slot = &values;
+    else if (oc_det_is(k, "Expressions"))
+      slot = &exprs;
     if (!slot) {
       if (k->type != YAML_SCALAR_NODE)
         return oc_det_fail(c, k, "match expression keys must be scalars");
@@ -797,10 +1162,8 @@ static oc_det_node_t *oc_det_compile_match(oc_det_compiler_t *c, yaml_node_t *ma
     *slot = v;
   }
   int nspec = (key != NULL) + (keypath != NULL) + (deepkey != NULL);
-  if (nspec != 1)
-    return oc_det_fail(c, map,
-                       nspec ? "a match expression takes only one of Key, KeyPath and DeepKey"
-                             : "match expression without Key, KeyPath or DeepKey");
+  if (nspec > 1)
+    return oc_det_fail(c, map, "a match expression takes only one of Key, KeyPath and DeepKey");
   if (!cond) return oc_det_fail(c, map, "match expression without Condition");
   if (cond->type != YAML_SCALAR_NODE)
     return oc_det_fail(c, cond, "Condition must be a name, found %s", oc_det_kind(cond));
@@ -814,36 +1177,44 @@ static oc_det_node_t *oc_det_compile_match(oc_det_compiler_t *c, yaml_node_t *ma
   if (!m->cond)
     return oc_det_fail(c, cond, "unknown condition \"%.*s\"", (int)cond->data.scalar.length,
                        (const char *)cond->data.scalar.value);
+  if (exprs && m->cond->arg != OC_DET_ARG_EXPRS)
+    return oc_det_fail(c, exprs,
+                       "condition %s takes no Expressions (only AnyElement, AllElements, "
+                       "OnlyOneElement and NoElement do)",
+                       m->cond->name);
 
-  char why[256];
-  if (key || keypath) {
-    yaml_node_t *spec = key ? key : keypath;
-    if (spec->type != YAML_SCALAR_NODE)
-      return oc_det_fail(c, spec, "%s must be a string, found %s", key ? "Key" : "KeyPath",
-                         oc_det_kind(spec));
-    if (!oc_det_path_compile(c->a, c->keys, key ? OC_DET_PATH_KEY : OC_DET_PATH_KEYPATH,
-                             (const char *)spec->data.scalar.value, spec->data.scalar.length,
-                             &m->path, why, sizeof(why)))
-      return oc_det_fail(c, spec, "%s", why);
-  } else {
-    if (deepkey->type != YAML_SEQUENCE_NODE)
-      return oc_det_fail(c, deepkey, "DeepKey must be a list of keys, found %s",
-                         oc_det_kind(deepkey));
-    size_t n = (size_t)(deepkey->data.sequence.items.top - deepkey->data.sequence.items.start);
-    const char *names[OC_DET_MAX_PATH_STEPS];
-    size_t lens[OC_DET_MAX_PATH_STEPS];
-    if (n > OC_DET_MAX_PATH_STEPS)
-      return oc_det_fail(c, deepkey, "DeepKey has more than %d keys", OC_DET_MAX_PATH_STEPS);
-    for (size_t i = 0; i < n; i++) {
-      yaml_node_t *item = yaml_document_get_node(c->doc, deepkey->data.sequence.items.start[i]);
-      if (!item || item->type != YAML_SCALAR_NODE)
-        return oc_det_fail(c, item ? item : deepkey, "DeepKey entries must be strings");
-      names[i] = (const char *)item->data.scalar.value;
-      lens[i] = item->data.scalar.length;
-    }
-    if (!oc_det_path_compile_deep(c->a, c->keys, names, lens, n, &m->path, why, sizeof(why)))
-      return oc_det_fail(c, deepkey, "%s", why);
+  /* Absolute: no key, no value. */
+  if (m->cond->arg == OC_DET_ARG_CONST) {
+    if (nspec || value || values)
+      return oc_det_fail(c, map, "condition %s takes no key and no Value", m->cond->name);
+    m->op = OC_DET_CONST;
+    return m;
   }
+
+  /* Multi-key: no key specifier, Values lists two keys. */
+  if (nspec == 0) {
+    yaml_node_t *first = values && values->type == YAML_SEQUENCE_NODE &&
+                                 values->data.sequence.items.top > values->data.sequence.items.start
+                             ? yaml_document_get_node(c->doc, values->data.sequence.items.start[0])
+                             : NULL;
+    if (!first || first->type != YAML_MAPPING_NODE)
+      return oc_det_fail(c, map, "match expression without Key, KeyPath or DeepKey");
+    if (!m->cond->pair)
+      return oc_det_fail(c, values, "condition %s cannot compare two keys", m->cond->name);
+    if (value) return oc_det_fail(c, value, "a multi-key match expression takes no Value");
+    if (values->data.sequence.items.top - values->data.sequence.items.start != 2)
+      return oc_det_fail(c, values, "a multi-key match expression compares exactly two keys");
+    yaml_node_t *second = yaml_document_get_node(c->doc, values->data.sequence.items.start[1]);
+    if (!second) return oc_det_fail(c, values, "Values has a broken entry");
+    if (!oc_det_compile_key_entry(c, first, &m->path)) return NULL;
+    if (!oc_det_compile_key_entry(c, second, &m->path2)) return NULL;
+    m->op = OC_DET_MULTI;
+    return m;
+  }
+
+  if (key && !oc_det_compile_spec(c, "Key", key, &m->path)) return NULL;
+  if (keypath && !oc_det_compile_spec(c, "KeyPath", keypath, &m->path)) return NULL;
+  if (deepkey && !oc_det_compile_spec(c, "DeepKey", deepkey, &m->path)) return NULL;
 
   switch (m->cond->arg) {
     case OC_DET_ARG_NONE:
@@ -869,6 +1240,29 @@ static oc_det_node_t *oc_det_compile_match(oc_det_compiler_t *c, yaml_node_t *ma
                            m->cond->name);
       if (!values) return oc_det_fail(c, map, "condition %s needs Values", m->cond->name);
       if (!oc_det_compile_values(c, m, values)) return NULL;
+      break;
+    case OC_DET_ARG_CIDRS:
+      if (!value == !values)
+        return oc_det_fail(c, value ? value : map,
+                           "condition %s needs a CIDR as Value or a list of them as Values",
+                           m->cond->name);
+      if (!oc_det_compile_cidrs(c, m, value, values)) return NULL;
+      break;
+    case OC_DET_ARG_EXPRS: {
+      if (value || values)
+        return oc_det_fail(c, value ? value : values, "condition %s takes Expressions, not Value",
+                           m->cond->name);
+      if (!exprs) return oc_det_fail(c, map, "condition %s needs Expressions", m->cond->name);
+      /* Inside, paths start at an element: they must not use the event's key cache. */
+      oc_det_keys_t *keys = c->keys;
+      c->keys = NULL;
+      m->sub = oc_det_compile_list(c, OC_DET_ALL, "Expressions", exprs, depth);
+      c->keys = keys;
+      if (!m->sub) return NULL;
+      m->op = OC_DET_LIST;
+      break;
+    }
+    case OC_DET_ARG_CONST:
       break;
   }
   return m;
@@ -903,7 +1297,7 @@ static oc_det_node_t *oc_det_compile_node(oc_det_compiler_t *c, yaml_node_t *nod
     }
   }
   if (npairs == 0) return oc_det_fail(c, node, "empty match expression");
-  return oc_det_compile_match(c, node);
+  return oc_det_compile_match(c, node, depth);
 }
 
 oc_det_node_t *oc_det_compile(oc_arena_t *a, oc_det_keys_t *keys, yaml_document_t *doc,
@@ -948,6 +1342,16 @@ bool oc_det_gate(const oc_det_node_t *root, oc_det_gate_t *gate) {
   return false;
 }
 
+size_t oc_det_gates(const oc_det_node_t *root, oc_det_gate_t *gates, size_t max) {
+  size_t n = 0;
+  if (max == 0) return 0;
+  if (root->op == OC_DET_MATCH) return oc_det_match_gate(root, &gates[0]) ? 1 : 0;
+  if (root->op != OC_DET_ALL) return 0;
+  for (uint32_t i = 0; i < root->nkids && n < max; i++)
+    if (oc_det_match_gate(root->kids[i], &gates[n])) n++;
+  return n;
+}
+
 void oc_det_gate_value(const oc_det_gate_t *gate, size_t i, const char **s, size_t *len) {
   const oc_det_node_t *m = gate->match;
   const oc_det_value_t *v = m->cond->leaf == oc_det_leaf_in ? &m->strs[i] : &m->val;
@@ -956,6 +1360,57 @@ void oc_det_gate_value(const oc_det_gate_t *gate, size_t i, const char **s, size
 }
 
 /* ---- evaluation -------------------------------------------------------------------- */
+
+typedef struct oc_det_pair_arg {
+  const oc_det_node_t *m;
+  oc_det_ctx_t *ctx;
+  const oc_json_t *a;
+} oc_det_pair_arg_t;
+
+static bool oc_det_leaf_pair_second(const void *arg, const oc_json_t *b) {
+  const oc_det_pair_arg_t *p = arg;
+  return b && p->m->cond->pair(p->a, b);
+}
+
+/* Any value of the first key against any value of the second. */
+static bool oc_det_leaf_pair_first(const void *arg, const oc_json_t *a) {
+  const oc_det_pair_arg_t *p = arg;
+  if (!a) return false;
+  oc_det_pair_arg_t q = {.m = p->m, .ctx = p->ctx, .a = a};
+  return oc_det_path_any(p->ctx, &p->m->path2, oc_det_leaf_pair_second, &q);
+}
+
+typedef struct oc_det_list_arg {
+  const oc_det_node_t *m;
+  oc_det_ctx_t *ctx;
+} oc_det_list_arg_t;
+
+/* The quantifier over the elements of one array the key reached, each element being the
+ * root of the nested Expressions. Not an array (or absent): false. */
+static bool oc_det_leaf_list(const void *arg, const oc_json_t *v) {
+  const oc_det_list_arg_t *l = arg;
+  if (!v || v->type != OC_JSON_ARRAY) return false;
+  oc_det_ctx_t *ctx = l->ctx;
+  const oc_json_t *saved = ctx->root;
+  oc_det_quant_t q = (oc_det_quant_t)l->m->cond->extra;
+  uint32_t hits = 0;
+  bool result = q == OC_DET_Q_ALL;
+  for (const oc_json_t *e = v->child; e; e = e->next) {
+    ctx->root = e;
+    bool ok = oc_det_eval(ctx, l->m->sub);
+    if (q == OC_DET_Q_ANY && ok) {
+      result = true;
+      break;
+    }
+    if (q == OC_DET_Q_ALL && !ok) {
+      result = false;
+      break;
+    }
+    if (q == OC_DET_Q_ONE && ok && ++hits > 1) break;
+  }
+  ctx->root = saved;
+  return q == OC_DET_Q_ONE ? hits == 1 : result;
+}
 
 bool oc_det_eval(oc_det_ctx_t *ctx, const oc_det_node_t *node) {
   switch (node->op) {
@@ -979,6 +1434,16 @@ bool oc_det_eval(oc_det_ctx_t *ctx, const oc_det_node_t *node) {
       return true;
     case OC_DET_MATCH:
       return oc_det_path_any(ctx, &node->path, node->cond->leaf, node) != node->cond->negate;
+    case OC_DET_MULTI: {
+      oc_det_pair_arg_t p = {.m = node, .ctx = ctx, .a = NULL};
+      return oc_det_path_any(ctx, &node->path, oc_det_leaf_pair_first, &p) != node->cond->negate;
+    }
+    case OC_DET_LIST: {
+      oc_det_list_arg_t l = {.m = node, .ctx = ctx};
+      return oc_det_path_any(ctx, &node->path, oc_det_leaf_list, &l) != node->cond->negate;
+    }
+    case OC_DET_CONST:
+      return node->cond->extra != 0;
   }
   return false;
 }

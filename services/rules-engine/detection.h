@@ -31,6 +31,28 @@
  *    the Value must be numeric (checked at load).
  *  - Exists: present, even when null. IsNull: absent or null. IsNullOrEmpty: absent,
  *    null, "", [] or {}.
+ *  - IP conditions take JSON strings holding an address (no zone, no brackets):
+ *    IsIPAddress, IsIPv4Address (alias IsIPAddressIPv4), IsIPv6Address (IsIPAddressIPv6;
+ *    "::ffff:1.2.3.4" is IPv6 text), IsIPAddressPrivate (RFC 1918, 100.64.0.0/10,
+ *    loopback, link-local, fc00::/7, fe80::/10, ::1), IsIPAddressPublic (an address that
+ *    is not private, not 0.0.0.0/8 or ::, not 224.0.0.0 and above, not ff00::/8;
+ *    documentation ranges count as public), IsIPAddressInCIDR / IsIPAddressNotInCIDR
+ *    (Value: one CIDR or Values: a list, IPv4 and IPv6, compiled at load; a bare address
+ *    is a /32 or /128; host bits are ignored; IPv4-mapped IPv6 addresses match IPv4
+ *    networks). A value that is not an address is not in any CIDR.
+ *  - AlwaysTrue / AlwaysFalse take no key and no Value.
+ *  - List conditions AnyElement, AllElements, OnlyOneElement, NoElement take a key and
+ *    `Expressions:` (an implicit All), evaluated with each element of the array the key
+ *    reaches as the root (keys inside are relative to the element). Not an array or
+ *    absent: AnyElement/AllElements/OnlyOneElement are false, NoElement true; an empty
+ *    array: AllElements true (vacuously), AnyElement/OnlyOneElement false.
+ *  - Multi-key: no key specifier and `Values: [{Key|KeyPath|DeepKey}, {...}]` (exactly
+ *    two) compare two fields of the event with Equals, IEquals, Contains, StartsWith,
+ *    EndsWith (and their DoesNot / I forms) or GreaterThan / LessThan (...OrEqual, Is...).
+ *    True when any value of the first key and any value of the second satisfy it
+ *    (absent: false, so the negative forms are true). Equality: strings by bytes,
+ *    numbers (or numeric strings against numbers) numerically, true/false/null by type.
+ *    Ordering: both numeric.
  * Adding a condition is one line in the table in detection.c (plus its leaf predicate
  * when it is a new kind of test). */
 #ifndef OC_RULES_DETECTION_H
@@ -139,6 +161,9 @@ typedef struct oc_det_gate {
 } oc_det_gate_t;
 /* Finds the tree's gate (the first qualifying one); false when it has none. */
 bool oc_det_gate(const oc_det_node_t *root, oc_det_gate_t *gate);
+/* Every gate of the tree, in order, at most max; returns how many. A rule set picks the
+ * most selective one (ruleset.c). */
+size_t oc_det_gates(const oc_det_node_t *root, oc_det_gate_t *gates, size_t max);
 /* The i-th gate string (i < nvalues). */
 void oc_det_gate_value(const oc_det_gate_t *gate, size_t i, const char **s, size_t *len);
 

@@ -2,9 +2,11 @@
  * rule set, RuleMatchGroup and ProcessedFile output, metrics. */
 #include "services/rules-engine/engine.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/hash.h"
 #include "common/kafka.h"
@@ -12,6 +14,8 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "ocelot/v1/messages.pb-c.h"
+#include "services/rules-engine/packstore.h"
+#include "services/rules-engine/pycache.h"
 #include "services/rules-engine/pyhost.h"
 #include "services/rules-engine/pyscan.h"
 #include "services/rules-engine/ruleset.h"
@@ -31,10 +35,21 @@ const oc_cfgdef_t oc_rules_cfgdefs[] = {
     {"OCELOT_LAKE_ZSTD_LEVEL", OC_CFG_INT, "3", 1, 19, "zstd level of lake files"},
     {"OCELOT_RULES_PACK_DIR", OC_CFG_STR, "", 0, 0,
      "Panther detection pack whose Python rules run in the embedded interpreter (empty: "
-     "none); loaded at start"},
+     "none), together with the packs stored by `ocelot rules upload` (a stored item wins "
+     "over one of this directory with the same id); reloaded when either changes"},
+    {"OCELOT_RULES_RELOAD_MS", OC_CFG_INT, "10000", 100, 3600000,
+     "how often the stored packs and OCELOT_RULES_PACK_DIR are checked for changes (a "
+     "notice on the Redis channel ocelot:rules-changed reloads at once); a reload that "
+     "fails keeps the running rules"},
     {"OCELOT_RULES_PY_BUDGET_MS", OC_CFG_INT, "1000", 0, 600000,
      "time budget of one Python rule on one event (0: none); a rule past it is interrupted "
      "and reported as a rule error"},
+    {"OCELOT_RULES_PY_MEMORY_MB", OC_CFG_INT, "256", 0, 65536,
+     "memory cap of one Python rule evaluation in MiB (0: none); a rule past it gets a "
+     "MemoryError, reported as a rule error"},
+    {"OCELOT_RULES_PY_ISOLATE", OC_CFG_BOOL, "true", 0, 0,
+     "run Python rules in a worker process: a crash of the interpreter on an event restarts "
+     "the worker, the event is dead-lettered and the rest of the file is evaluated"},
 };
 const size_t oc_rules_ncfgdefs = sizeof(oc_rules_cfgdefs) / sizeof(oc_rules_cfgdefs[0]);
 
@@ -55,8 +70,19 @@ typedef struct oc_engine {
   oc_scan_t scan;
   oc_buf_t pb;
   const char *pack_dir;
-  oc_pyscan_rules_t *py; /* NULL without OCELOT_RULES_PACK_DIR */
+  oc_pyscan_rules_t *py; /* NULL without Python rules */
   oc_pyscan_t pyscan;
+  int py_budget_ms;
+  size_t py_memory_mb;
+  bool py_isolate;
+  bool pack_loaded;  /* the stored packs have been read once */
+  char pack_fp[512]; /* packstore fingerprint py was built from */
+  uint64_t pack_dir_fp;
+  char *py_root; /* materialized directory py was loaded from, or NULL */
+  bool host_started, cache_installed;
+  int64_t reload_us, next_pack_check_us;
+  oc_packstore_watch_t *watch;
+  oc_err_t last_pack_err;
 } oc_engine_t;
 
 /* ---- rules ------------------------------------------------------------------------- */
@@ -166,16 +192,8 @@ fail:
 
 /* ---- Python rules ------------------------------------------------------------------ */
 
-static oc_err_t oc_engine_load_pack(oc_engine_t *e, int budget_ms, char *errstr,
-                                    size_t errstr_size) {
-  char why[1024];
-  e->py = oc_pyscan_rules_load(e->pack_dir, budget_ms, why, sizeof(why));
-  if (!e->py) {
-    snprintf(errstr, errstr_size, "could not load the Python rules of \"%s\": %s", e->pack_dir,
-             why);
-    return OC_ERR_INVALID;
-  }
-  const oc_pack_t *pack = oc_pyscan_rules_pack(e->py);
+static void oc_engine_pack_report(oc_engine_t *e, const oc_pyscan_rules_t *psr, const char *from) {
+  const oc_pack_t *pack = oc_pyscan_rules_pack(psr);
   for (size_t i = 0; i < pack->nmsgs; i++) {
     char line[16];
     snprintf(line, sizeof(line), "%d", pack->msgs[i].line);
@@ -183,14 +201,177 @@ static oc_err_t oc_engine_load_pack(oc_engine_t *e, int budget_ms, char *errstr,
               "reason", pack->msgs[i].text, NULL);
   }
   char n[32], nerr[32];
-  snprintf(n, sizeof(n), "%zu", oc_pyscan_rules_count(e->py));
+  snprintf(n, sizeof(n), "%zu", oc_pyscan_rules_count(psr));
   snprintf(nerr, sizeof(nerr), "%zu", pack->nmsgs);
-  oc_metrics_set(e->metrics, "ocelot_rules_python_loaded", "",
-                 (double)oc_pyscan_rules_count(e->py));
+  oc_metrics_set(e->metrics, "ocelot_rules_python_loaded", "", (double)oc_pyscan_rules_count(psr));
   oc_metrics_inc(e->metrics, "ocelot_rules_load_errors_total", "", pack->nmsgs);
   oc_log_kv(OC_LOG_INFO, "python rules loaded", "rules", n, "errors", nerr, "pack", e->pack_dir,
-            NULL);
+            "from", from, NULL);
+}
+
+static bool oc_engine_str_in(char **v, size_t n, const char *s) {
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(v[i], s) == 0) return true;
+  return false;
+}
+
+/* Builds the directory the Python rules load from: OCELOT_RULES_PACK_DIR alone when no
+ * pack is stored; otherwise a fresh temporary directory with the stored packs (t/) and
+ * a copy of OCELOT_RULES_PACK_DIR without the items the stored packs replace (d/). */
+static oc_err_t oc_engine_pack_tree(oc_engine_t *e, oc_pg_t *pg, char **root, const char **load,
+                                    char *errstr, size_t errstr_size) {
+  char **ids = NULL, sub[4200], tmpl[4096];
+  size_t nids = 0, nitems = 0, nskipped = 0;
+  oc_err_t err = oc_packstore_ids(pg, &ids, &nids, errstr, errstr_size);
+  *root = NULL;
+  *load = NULL;
+  if (err) return err;
+  if (nids == 0) {
+    oc_packstore_ids_free(ids, nids);
+    *load = e->pack_dir[0] ? e->pack_dir : NULL;
+    return OC_OK;
+  }
+  const char *tmpdir = getenv("TMPDIR");
+  snprintf(tmpl, sizeof(tmpl), "%s/ocelot-rules-XXXXXX", tmpdir && tmpdir[0] ? tmpdir : "/tmp");
+  if (!mkdtemp(tmpl)) {
+    snprintf(errstr, errstr_size, "could not create a directory for the stored packs: %s",
+             strerror(errno));
+    oc_packstore_ids_free(ids, nids);
+    return OC_ERR_IO;
+  }
+  snprintf(sub, sizeof(sub), "%s/t", tmpl);
+  err = oc_packstore_materialize(pg, sub, &nitems, &nskipped, errstr, errstr_size);
+  if (!err && nskipped)
+    oc_log(OC_LOG_WARN, "skipped %zu stored pack items with unsafe paths", nskipped);
+  if (!err && e->pack_dir[0]) {
+    oc_pack_t *probe = oc_pack_new();
+    const char **skip = NULL;
+    size_t nskip = 0;
+    char why[1024];
+    if (probe && oc_pack_load_dir(probe, e->pack_dir, why, sizeof(why)) &&
+        (skip = calloc(probe->nitems + 1, sizeof(*skip)))) {
+      for (size_t i = 0; i < probe->nitems; i++)
+        if (oc_engine_str_in(ids, nids, probe->items[i]->id))
+          skip[nskip++] = probe->items[i]->yml_path;
+    }
+    snprintf(sub, sizeof(sub), "%s/d", tmpl);
+    if (!oc_packstore_copy_dir(e->pack_dir, sub, skip, nskip, errstr, errstr_size)) err = OC_ERR_IO;
+    free(skip);
+    oc_pack_destroy(probe);
+  }
+  oc_packstore_ids_free(ids, nids);
+  if (err) {
+    oc_packstore_remove_dir(tmpl);
+    return err;
+  }
+  *root = strdup(tmpl);
+  if (!*root) {
+    oc_packstore_remove_dir(tmpl);
+    snprintf(errstr, errstr_size, "out of memory");
+    return OC_ERR_NOMEM;
+  }
+  *load = *root;
   return OC_OK;
+}
+
+/* Reloads the Python rules when the stored packs or OCELOT_RULES_PACK_DIR changed (or
+ * always with force). A reload that fails, or that loads with more errors than the
+ * running rules had, keeps the running rules. */
+static oc_err_t oc_engine_pack_reload(oc_engine_t *e, oc_svc_t *svc, bool force) {
+  char errstr[1024], fp[512] = "";
+  oc_pg_t *pg = oc_svc_pg(svc);
+  char *root = NULL;
+  const char *load = NULL;
+  oc_pyscan_rules_t *psr = NULL;
+  oc_err_t err;
+  uint64_t dir_fp = oc_packstore_dir_fingerprint(e->pack_dir);
+
+  if (!pg) {
+    snprintf(errstr, sizeof(errstr), "no Postgres connection");
+    err = OC_ERR_UNAVAILABLE;
+    goto fail;
+  }
+  err = oc_packstore_fingerprint(pg, fp, sizeof(fp), errstr, sizeof(errstr));
+  if (err) goto fail;
+  if (!force && e->pack_loaded && strcmp(fp, e->pack_fp) == 0 && dir_fp == e->pack_dir_fp)
+    return OC_OK;
+  err = oc_engine_pack_tree(e, pg, &root, &load, errstr, sizeof(errstr));
+  if (err) goto fail;
+  if (load) {
+    if (!e->host_started) {
+      if (!oc_pyhost_init(errstr, sizeof(errstr))) {
+        err = OC_ERR_INVALID;
+        goto fail;
+      }
+      e->host_started = true;
+    }
+    if (!e->cache_installed) {
+      if (!oc_pycache_use_redis(oc_config_str(oc_svc_config(svc), "OCELOT_REDIS_URL"), errstr,
+                                sizeof(errstr)) ||
+          !oc_pycache_install(errstr, sizeof(errstr))) {
+        err = OC_ERR_INVALID;
+        goto fail;
+      }
+      e->cache_installed = true;
+    }
+    char why[512];
+    oc_pyscan_opts_t popts = {e->py_budget_ms, e->py_memory_mb, e->py_isolate, 0};
+    psr = oc_pyscan_rules_load_opts(load, &popts, why, sizeof(why));
+    if (!psr) {
+      snprintf(errstr, sizeof(errstr), "could not load the Python rules of \"%s\": %s",
+               e->pack_dir[0] ? e->pack_dir : "the stored packs", why);
+      err = OC_ERR_INVALID;
+      goto fail;
+    }
+    if (e->py && oc_pyscan_rules_pack(psr)->nmsgs > oc_pyscan_rules_pack(e->py)->nmsgs) {
+      const oc_pack_t *pack = oc_pyscan_rules_pack(psr);
+      for (size_t i = 0; i < pack->nmsgs; i++)
+        oc_log_kv(OC_LOG_ERROR, "could not load detection", "file", pack->msgs[i].origin, "reason",
+                  pack->msgs[i].text, NULL);
+      snprintf(errstr, sizeof(errstr), "the new rules load with %zu errors (the running ones: %zu)",
+               pack->nmsgs, oc_pyscan_rules_pack(e->py)->nmsgs);
+      err = OC_ERR_INVALID;
+      goto fail;
+    }
+    oc_engine_pack_report(e, psr, root ? "stored packs" : "directory");
+  } else if (e->py) {
+    oc_log(OC_LOG_INFO, "no Python rules any more: no pack stored or configured");
+    oc_metrics_set(e->metrics, "ocelot_rules_python_loaded", "", 0);
+  }
+  oc_pyscan_rules_destroy(e->py);
+  e->py = psr;
+  oc_packstore_remove_dir(e->py_root);
+  free(e->py_root);
+  e->py_root = root;
+  snprintf(e->pack_fp, sizeof(e->pack_fp), "%s", fp);
+  e->pack_dir_fp = dir_fp;
+  if (e->pack_loaded)
+    oc_metrics_inc(e->metrics, "ocelot_rules_python_reloads_total", "result=\"ok\"", 1);
+  e->pack_loaded = true;
+  e->last_pack_err = OC_OK;
+  return OC_OK;
+fail:
+  oc_pyscan_rules_destroy(psr);
+  if (root) oc_packstore_remove_dir(root);
+  free(root);
+  if (oc_err_is_transient(err)) {
+    if (e->last_pack_err == OC_OK)
+      oc_log_kv(OC_LOG_WARN, "could not check the stored packs; keeping the current rules", "error",
+                errstr, NULL);
+  } else {
+    oc_metrics_inc(e->metrics, "ocelot_rules_python_reloads_total", "result=\"failed\"", 1);
+    oc_log_kv(OC_LOG_ERROR,
+              e->py ? "python rules reload failed; keeping the running rules"
+                    : "could not load the python rules",
+              "error", errstr, NULL);
+    /* do not retry the same content in a loop: wait for the next change */
+    if (e->pack_loaded || e->py) {
+      snprintf(e->pack_fp, sizeof(e->pack_fp), "%s", pg && err != OC_ERR_UNAVAILABLE ? fp : "");
+      e->pack_dir_fp = dir_fp;
+    }
+  }
+  e->last_pack_err = err;
+  return err;
 }
 
 static void oc_engine_destroy(oc_svc_t *svc, void *opaque);
@@ -245,15 +426,33 @@ static oc_err_t oc_engine_init(oc_svc_t *svc, void **opaque, char *errstr, size_
   oc_metrics_declare(m, "ocelot_rules_python_timeouts_total", OC_METRIC_COUNTER,
                      "Python rule calls interrupted by the time budget.", NULL, 0);
   oc_metrics_declare(m, "ocelot_rules_python_loaded", OC_METRIC_GAUGE,
-                     "Enabled Python rules running from OCELOT_RULES_PACK_DIR.", NULL, 0);
-  if (e->pack_dir[0]) {
-    oc_err_t err = oc_engine_load_pack(e, (int)oc_config_int(cfg, "OCELOT_RULES_PY_BUDGET_MS"),
-                                       errstr, errstr_size);
-    if (err != OC_OK) {
-      oc_engine_destroy(svc, e);
-      return err;
-    }
+                     "Enabled Python rules running (OCELOT_RULES_PACK_DIR and stored packs).", NULL,
+                     0);
+  oc_metrics_declare(m, "ocelot_rules_python_reloads_total", OC_METRIC_COUNTER,
+                     "Python rule reloads after a change, per result (ok, failed).", NULL, 0);
+  oc_metrics_declare(m, "ocelot_rules_cache_unavailable_total", OC_METRIC_COUNTER,
+                     "Files retried because the caching helpers' Redis was unavailable.", NULL, 0);
+  e->py_budget_ms = (int)oc_config_int(cfg, "OCELOT_RULES_PY_BUDGET_MS");
+  e->py_memory_mb = (size_t)oc_config_int(cfg, "OCELOT_RULES_PY_MEMORY_MB");
+  e->py_isolate = oc_config_bool(cfg, "OCELOT_RULES_PY_ISOLATE");
+  e->reload_us = oc_config_int(cfg, "OCELOT_RULES_RELOAD_MS") * 1000;
+  e->last_pack_err = OC_OK;
+  {
+    char why[512];
+    e->watch = oc_packstore_watch_new(oc_config_str(cfg, "OCELOT_REDIS_URL"), why, sizeof(why));
+    if (!e->watch)
+      oc_log_kv(OC_LOG_WARN, "no rules-changed notices; relying on the periodic check", "error",
+                why, NULL);
   }
+  /* Postgres may still be starting: a transient failure is retried by tick and the
+   * batches; a pack that cannot load at all stops the service, as before. */
+  oc_err_t perr = oc_engine_pack_reload(e, svc, true);
+  if (perr != OC_OK && !oc_err_is_transient(perr)) {
+    snprintf(errstr, errstr_size, "could not load the Python rules (see the log)");
+    oc_engine_destroy(svc, e);
+    return perr;
+  }
+  e->next_pack_check_us = oc_monotonic_us() + e->reload_us;
 
   /* Postgres may still be starting: a failure here is retried by tick and the batches. */
   oc_engine_reload(e, svc, true);
@@ -271,19 +470,37 @@ static void oc_engine_destroy(oc_svc_t *svc, void *opaque) {
   oc_ruleset_destroy(e->rs);
   oc_buf_deinit(&e->pb);
   oc_pyscan_deinit(&e->pyscan);
-  if (e->py) {
-    oc_pyscan_rules_destroy(e->py);
-    oc_pyhost_fini();
-  }
+  oc_pyscan_rules_destroy(e->py);
+  oc_packstore_remove_dir(e->py_root);
+  free(e->py_root);
+  oc_packstore_watch_destroy(e->watch);
+  if (e->host_started) oc_pyhost_fini();
   free(e);
 }
 
 static oc_err_t oc_engine_tick(oc_svc_t *svc, void *opaque) {
   oc_engine_t *e = opaque;
   int64_t now = oc_monotonic_us();
-  if (e->table_loaded && now < e->next_refresh_us) return e->last_refresh;
-  e->next_refresh_us = now + e->refresh_us;
-  return oc_engine_reload(e, svc, false);
+  bool notice = false;
+  oc_err_t err = e->last_refresh, perr = e->last_pack_err;
+  if (e->watch) {
+    char why[512];
+    oc_err_t werr = oc_packstore_watch_poll(e->watch, &notice, why, sizeof(why));
+    if (werr != OC_OK && notice) /* just lost: say so once */
+      oc_log_kv(OC_LOG_WARN, "rules-changed subscription lost; relying on the periodic check",
+                "error", why, NULL);
+    if (werr != OC_OK) notice = false;
+  }
+  if (notice || !e->table_loaded || now >= e->next_refresh_us) {
+    e->next_refresh_us = now + e->refresh_us;
+    err = oc_engine_reload(e, svc, false);
+  }
+  if (notice || !e->pack_loaded || now >= e->next_pack_check_us) {
+    e->next_pack_check_us = now + e->reload_us;
+    perr = oc_engine_pack_reload(e, svc, false);
+  }
+  if (err != OC_OK) return err;
+  return oc_err_is_transient(perr) ? perr : OC_OK;
 }
 
 /* ---- output ------------------------------------------------------------------------ */
@@ -306,7 +523,8 @@ static oc_err_t oc_engine_produce_group(oc_engine_t *e, oc_svc_t *svc, const cha
   rmg.first_event_time_us = g->first_us;
   rmg.last_event_time_us = g->last_us;
   rmg.title = g->title;
-  rmg.severity = (char *)rule->severity;
+  rmg.severity = (char *)(g->severity ? g->severity : rule->severity); /* DynamicSeverities */
+  if (g->alert_context && g->alert_context[0]) rmg.alert_context_json = (char *)g->alert_context;
   rmg.description = (char *)rule->description;
   rmg.reference = (char *)rule->reference;
   rmg.runbook = (char *)rule->runbook;
@@ -386,14 +604,82 @@ static oc_err_t oc_engine_produce_pygroup(oc_engine_t *e, oc_svc_t *svc, const c
                         NULL);
 }
 
+/* Events on which the Python host crashed (twice, alone: pyscan.h): written to a
+ * quarantine lake file and announced on processed-files.dlq with the dead-letter headers,
+ * so `ocelot requeue --from processed-files.dlq` runs exactly those events again once the
+ * rule is fixed. The rest of the file's results are produced as usual. */
+static oc_err_t oc_engine_poison(oc_engine_t *e, oc_svc_t *svc, oc_msg_t *msg,
+                                 const Ocelot__V1__ProcessedFile *pf, const char *key) {
+  const oc_pyscan_t *ps = &e->pyscan;
+  char errstr[512], table[160], name[40], lake_key[1024], n[24];
+  uint64_t bytes = 0;
+  oc_lake_table_name(pf->log_type && pf->log_type[0] ? pf->log_type : "unknown", table,
+                     sizeof(table));
+  oc_hash_hex128_strs(name, "python-poison", key, NULL);
+  oc_lake_writer_t *w =
+      oc_lake_writer_open(e->lake_root, "quarantine", table, ps->poisons[0].time_us, name,
+                          e->zstd_level, errstr, sizeof(errstr));
+  if (!w) goto io;
+  for (size_t i = 0; i < ps->npoisons; i++)
+    if (oc_lake_writer_append(w, ps->poisons[i].line, ps->poisons[i].len) != OC_OK) {
+      oc_lake_writer_abort(w);
+      snprintf(errstr, sizeof(errstr), "could not write the quarantine file");
+      goto io;
+    }
+  if (oc_lake_writer_commit(w, lake_key, sizeof(lake_key), &bytes, errstr, sizeof(errstr)) != OC_OK)
+    goto io;
+  Ocelot__V1__ProcessedFile q = *pf;
+  q.lake_key = lake_key;
+  q.row_count = ps->npoisons;
+  q.bytes = bytes;
+  size_t len = ocelot__v1__processed_file__get_packed_size(&q);
+  oc_buf_reset(&e->pb);
+  if (!oc_buf_reserve(&e->pb, len)) return OC_ERR_NOMEM;
+  ocelot__v1__processed_file__pack(&q, (uint8_t *)e->pb.data);
+  char why[400];
+  snprintf(why, sizeof(why), "the Python host crashed on %zu event(s) of \"%s\": %s", ps->npoisons,
+           key, ps->poisons[0].reason);
+  rd_kafka_headers_t *h = oc_kafka_dlq_headers(msg->rkm, oc_svc_name(svc), OC_ERR_INTERNAL, why,
+                                               msg->attempts + 1, oc_now_us());
+  if (!h) return OC_ERR_NOMEM;
+  oc_err_t err = oc_svc_produce(svc, OC_TOPIC_PROCESSED OC_DLQ_SUFFIX, lake_key, strlen(lake_key),
+                                e->pb.data, len, h);
+  if (err != OC_OK) return err;
+  snprintf(n, sizeof(n), "%zu", ps->npoisons);
+  oc_metrics_inc(e->metrics, "ocelot_rules_python_poison_events_total", "", ps->npoisons);
+  oc_log_kv(OC_LOG_ERROR, "python host crashed on events; they are dead-lettered", "key", key,
+            "events", n, "quarantine", lake_key, "reason", ps->poisons[0].reason, NULL);
+  return OC_OK;
+io:
+  oc_log_kv(OC_LOG_WARN, "could not quarantine poison events; retrying the file", "key", key,
+            "error", errstr, NULL);
+  return OC_ERR_IO;
+}
+
 /* The Python rules over the same lake file. A transient error is returned; others are
  * this record's verdict (and OC_OK). */
 static oc_err_t oc_engine_file_python(oc_engine_t *e, oc_svc_t *svc, oc_msg_t *msg,
                                       const Ocelot__V1__ProcessedFile *pf, const char *key,
                                       const char *path, int64_t default_time_us) {
   char errstr[1024], labels[600], esc[520];
+  oc_pycache_begin();
   oc_err_t err = oc_pyscan_file(&e->pyscan, e->py, path, pf->log_type, default_time_us, e->max_line,
                                 errstr, sizeof(errstr));
+  bool cache_down = oc_pycache_unavailable(errstr, sizeof(errstr));
+  for (size_t i = 0; !cache_down && err == OC_OK && i < e->pyscan.ngroups; i++) {
+    const oc_pymatch_group_t *g = e->pyscan.groups[i];
+    if (g->is_error && strcmp(g->dedup, OC_PYCACHE_UNAVAILABLE) == 0) {
+      cache_down = true;
+      snprintf(errstr, sizeof(errstr), "%s", g->title);
+    }
+  }
+  if (cache_down) {
+    /* Not the rules' fault: nothing of this file is produced and the batch is retried. */
+    oc_metrics_inc(e->metrics, "ocelot_rules_cache_unavailable_total", "", 1);
+    oc_log_kv(OC_LOG_WARN, "caching helpers could not reach Redis; retrying the file", "key", key,
+              "error", errstr, NULL);
+    return OC_ERR_UNAVAILABLE;
+  }
   if (err != OC_OK) {
     if (oc_err_is_transient(err)) {
       oc_log_kv(OC_LOG_WARN, "could not run python rules on lake file; retrying", "key", key,
@@ -404,6 +690,10 @@ static oc_err_t oc_engine_file_python(oc_engine_t *e, oc_svc_t *svc, oc_msg_t *m
     return OC_OK;
   }
   const oc_pyscan_t *ps = &e->pyscan;
+  if (ps->npoisons) {
+    err = oc_engine_poison(e, svc, msg, pf, key);
+    if (err != OC_OK) return err;
+  }
   for (size_t i = 0; i < ps->ngroups; i++) {
     const oc_pymatch_group_t *g = ps->groups[i];
     err = oc_engine_produce_pygroup(e, svc, key, g);
@@ -590,6 +880,11 @@ static oc_err_t oc_engine_handle(oc_svc_t *svc, oc_msg_t *msgs, size_t n, void *
     err = oc_engine_reload(e, svc, true);
     if (err != OC_OK) return oc_err_is_transient(err) ? err : OC_ERR_UNAVAILABLE;
   }
+  if (!e->pack_loaded) {
+    /* Likewise for the stored packs' Python rules. */
+    err = oc_engine_pack_reload(e, svc, true);
+    if (err != OC_OK && !e->pack_loaded) return oc_err_is_transient(err) ? err : OC_ERR_UNAVAILABLE;
+  }
   for (size_t i = 0; i < n; i++) {
     oc_msg_t *msg = &msgs[i];
     Ocelot__V1__ProcessedFile *pf =
@@ -619,7 +914,7 @@ const oc_handler_t oc_rules_handler = {
     .cfgdefs = oc_rules_cfgdefs,
     .ncfgdefs = sizeof(oc_rules_cfgdefs) / sizeof(oc_rules_cfgdefs[0]),
     .needs_pg = true,
-    .needs_redis = false,
+    .needs_redis = true, /* panther_detection_helpers.caching */
     .init = oc_engine_init,
     .handle_batch = oc_engine_handle,
     .tick = oc_engine_tick,

@@ -18,8 +18,12 @@
  * into the embedded interpreter (pyscan.h) and its enabled rules run on every file after
  * the YAML detections, each Python rule on each event under OCELOT_RULES_PY_BUDGET_MS;
  * their groups (rule errors included, is_error, deduplicated apart) go to rule-matches
- * the same way. The pack is not reloaded yet; Python rules found in OCELOT_RULES_DIR are
- * still only counted as skipped.
+ * the same way. Packs stored by `ocelot rules upload` (packstore.h) run too; the Python
+ * rules reload without a restart on a notice on Redis channel ocelot:rules-changed and
+ * every OCELOT_RULES_RELOAD_MS (a failed reload keeps the running rules). Rules may use
+ * panther_detection_helpers.caching (pycache.h, Redis at OCELOT_REDIS_URL); Redis down
+ * makes the file a transient failure. Python rules found in OCELOT_RULES_DIR are still
+ * only counted as skipped.
  *
  * Failures: an undecodable record -> OC_ERR_DECODE; a missing lake file ->
  * OC_ERR_NOT_FOUND; a lake key outside the lake -> OC_ERR_INVALID; a corrupt compressed

@@ -214,12 +214,18 @@ void oc_pyresult_deinit(oc_pyresult_t *res) {
   oc_buf_deinit(&res->destinations);
 }
 
+/* Per rule call: the flags only (the 3 KB exception description is cleared by its first
+ * bytes); the strings are reset by oc_pyresult_reset_bufs() on a match or an error. */
 static void oc_pyresult_reset(oc_pyresult_t *res) {
   res->matched = res->error = res->destinations_set = res->title_truncated = false;
-  memset(&res->exc, 0, sizeof(res->exc));
+  res->exc.cls[0] = res->exc.repr[0] = res->exc.msg[0] = '\0';
+  res->exc.timeout = res->exc.memory = false;
   res->aux_error[0] = '\0';
   res->naux_errors = 0;
   res->ndestinations = 0;
+}
+
+static void oc_pyresult_reset_bufs(oc_pyresult_t *res) {
   oc_buf_reset(&res->title);
   oc_buf_reset(&res->dedup);
   oc_buf_reset(&res->severity);
@@ -445,18 +451,41 @@ static void oc_put_meta(oc_buf_t *out, const char *s) {
   oc_buf_append(out, s, len);
 }
 
+static void oc_pyrule_disarm(void) {
+  oc_pyhost_mem_disarm();
+  oc_pyhost_disarm();
+}
+
+/* rule() hit the memory cap but returned (it swallowed the MemoryError). */
+static void oc_pyrule_memory_error(const oc_pyrule_t *rule, oc_pyresult_t *res) {
+  size_t mb = oc_pyhost_memory_cap() / (1024 * 1024);
+  snprintf(res->exc.cls, sizeof(res->exc.cls), "MemoryError");
+  snprintf(res->exc.repr, sizeof(res->exc.repr),
+           "MemoryError('rule went past its memory cap of %zu MB')", mb);
+  snprintf(res->exc.msg, sizeof(res->exc.msg),
+           "MemoryError: rule went past its memory cap of %zu MB (%s)", mb, rule->item->py_path);
+  res->exc.memory = true;
+}
+
 bool oc_pyrule_eval(const oc_pyrule_t *rule, PyObject *ev, int budget_ms, oc_pyresult_t *res) {
   const oc_pack_item_t *it = rule->item;
   oc_pyresult_reset(res);
   oc_pyhost_arm(budget_ms);
+  oc_pyhost_mem_arm();
   PyObject *r = PyObject_CallOneArg(rule->fn[OC_PYFN_RULE], ev);
   if (!r) {
-    oc_pyhost_disarm();
+    oc_pyrule_disarm();
     oc_pyhost_fetch_exc(&res->exc);
     goto error;
   }
+  if (oc_pyhost_mem_hit()) { /* the rule caught the MemoryError and went on */
+    oc_pyrule_disarm();
+    Py_DECREF(r);
+    oc_pyrule_memory_error(rule, res);
+    goto error;
+  }
   if (!PyBool_Check(r)) {
-    oc_pyhost_disarm();
+    oc_pyrule_disarm();
     snprintf(res->exc.cls, sizeof(res->exc.cls), "FunctionReturnTypeError");
     snprintf(res->exc.repr, sizeof(res->exc.repr),
              "FunctionReturnTypeError('detection [%.200s] function [rule] returned [%.100s], "
@@ -472,9 +501,10 @@ bool oc_pyrule_eval(const oc_pyrule_t *rule, PyObject *ev, int budget_ms, oc_pyr
   res->matched = r == Py_True;
   Py_DECREF(r);
   if (!res->matched) {
-    oc_pyhost_disarm();
+    oc_pyrule_disarm();
     return false;
   }
+  oc_pyresult_reset_bufs(res);
 
   bool title_ok = oc_aux_str(rule, OC_PYFN_TITLE, ev, res, &res->title, &res->title_truncated);
   if (!title_ok) {
@@ -505,11 +535,12 @@ bool oc_pyrule_eval(const oc_pyrule_t *rule, PyObject *ev, int budget_ms, oc_pyr
     oc_put_meta(&res->runbook, it->runbook);
   }
   oc_aux_destinations(rule, ev, res);
-  oc_pyhost_disarm();
+  oc_pyrule_disarm();
   return true;
 
 error:
   res->error = true;
+  oc_pyresult_reset_bufs(res);
   oc_buf_puts(&res->title, res->exc.repr);
   oc_buf_puts(&res->dedup, res->exc.cls);
   oc_buf_puts(&res->severity, it->severity);

@@ -23,7 +23,9 @@
  *    "defaultDedupString:<RuleID>"; severity, description, reference, runbook and
  *    destinations to the metadata. The failure is recorded in aux_error; in strict mode
  *    (ocelot test) the caller treats it as a failed test.
- * Every call runs under the time budget (pyhost.h) when one is given. Needs the GIL. */
+ * Every call runs under the time budget (pyhost.h) when one is given and under the memory
+ * cap (pyhost.h) when one is set: rule() stopped by the cap is an error, class MemoryError,
+ * even when the rule caught it. Needs the GIL. */
 #ifndef OC_RULES_PYRULE_H
 #define OC_RULES_PYRULE_H
 
@@ -89,7 +91,8 @@ typedef struct oc_pyresult {
 void oc_pyresult_init(oc_pyresult_t *res);
 void oc_pyresult_deinit(oc_pyresult_t *res);
 
-/* Runs the rule on ev (a PantherEvent). Fills res (reset first). budget_ms <= 0: no
+/* Runs the rule on ev (a PantherEvent). Fills res (reset first; its strings are set only
+ * when res->matched or res->error, stale otherwise). budget_ms <= 0: no
  * time budget. Returns res->matched. */
 bool oc_pyrule_eval(const oc_pyrule_t *rule, PyObject *ev, int budget_ms, oc_pyresult_t *res);
 

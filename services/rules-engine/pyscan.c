@@ -16,6 +16,7 @@
 #include "common/timeutil.h"
 #include "services/rules-engine/pyevent.h"
 #include "services/rules-engine/pyhost.h"
+#include "services/rules-engine/pyworker.h"
 
 typedef struct {
   const char *log_type;
@@ -32,8 +33,22 @@ struct oc_pyscan_rules {
   size_t ntypes;
   char (*versions)[33]; /* per prs->rules[i] */
   size_t nrunning;
-  int budget_ms;
+  oc_pyscan_opts_t opts;
+  oc_pyworker_t *worker; /* isolated mode */
+  /* the worker child's own state (never used in the parent) */
+  bool wready;
+  oc_arena_t warena;
+  oc_pyresult_t wres;
 };
+
+struct oc_pyscan_pending {
+  size_t off, len; /* the line in ps->chunk */
+  uint16_t type;   /* index in psr->types */
+  int64_t ev_us;
+  uint64_t line_no;
+};
+
+static bool oc_pyscan_serve(void *opaque, const char *req, size_t len, oc_buf_t *reply);
 
 /* ---- loading ----------------------------------------------------------------------- */
 
@@ -55,11 +70,19 @@ static oc_pyscan_type_t *oc_pyscan_type_get(oc_pyscan_rules_t *psr, const char *
 
 oc_pyscan_rules_t *oc_pyscan_rules_load(const char *dir, int budget_ms, char *errstr,
                                         size_t errstr_size) {
+  oc_pyscan_opts_t opts = {budget_ms, OC_PYSCAN_DEFAULT_MEMORY_MB, true, 0};
+  return oc_pyscan_rules_load_opts(dir, &opts, errstr, errstr_size);
+}
+
+oc_pyscan_rules_t *oc_pyscan_rules_load_opts(const char *dir, const oc_pyscan_opts_t *opts,
+                                             char *errstr, size_t errstr_size) {
   oc_pyscan_rules_t *psr = calloc(1, sizeof(*psr));
   oc_buf_t text;
   oc_buf_init(&text);
   if (!psr || !(psr->pack = oc_pack_new())) goto nomem;
-  psr->budget_ms = budget_ms;
+  psr->opts = *opts;
+  if (psr->opts.memory_mb > SIZE_MAX / (1024 * 1024) / 2)
+    psr->opts.memory_mb = SIZE_MAX / (1024 * 1024) / 2;
   if (!oc_pack_load_dir(psr->pack, dir, errstr, errstr_size)) goto fail;
   if (!oc_pyhost_init(errstr, errstr_size)) goto fail;
   psr->prs = oc_pyrules_load(psr->pack, errstr, errstr_size);
@@ -98,6 +121,23 @@ oc_pyscan_rules_t *oc_pyscan_rules_load(const char *dir, int budget_ms, char *er
       t->rules[t->n++] = rule;
     }
   }
+  if (psr->ntypes > UINT16_MAX) {
+    snprintf(errstr, errstr_size, "the pack has more than %d log types", UINT16_MAX);
+    goto fail;
+  }
+  oc_pyhost_set_memory_cap(psr->opts.memory_mb * 1024 * 1024);
+  if (psr->opts.isolate) {
+    /* rule code gets budget_ms per call; a worker silent for much longer is stuck in C */
+    int hang_ms = psr->opts.budget_ms > 0 ? 2 * psr->opts.budget_ms + 5000 : 0;
+    if (psr->opts.hang_ms > 0) hang_ms = psr->opts.hang_ms;
+    char why[256];
+    psr->worker = oc_pyworker_new(oc_pyscan_serve, psr, hang_ms, errstr, errstr_size);
+    if (!psr->worker) goto fail;
+    if (oc_pyworker_start(psr->worker, why, sizeof(why)) != OC_OK) {
+      snprintf(errstr, errstr_size, "%s", why);
+      goto fail;
+    }
+  }
   oc_buf_deinit(&text);
   return psr;
 nomem:
@@ -110,6 +150,7 @@ fail:
 
 void oc_pyscan_rules_destroy(oc_pyscan_rules_t *psr) {
   if (!psr) return;
+  oc_pyworker_destroy(psr->worker);
   for (size_t i = 0; i < psr->ntypes; i++)
     free(psr->types[i].rules);
   free(psr->types);
@@ -135,6 +176,15 @@ bool oc_pyscan_rules_has_type(const oc_pyscan_rules_t *psr, const char *log_type
   return false;
 }
 
+int oc_pyscan_rules_worker_pid(const oc_pyscan_rules_t *psr) {
+  return oc_pyworker_pid(psr->worker);
+}
+
+unsigned long oc_pyscan_rules_worker_restarts(const oc_pyscan_rules_t *psr) {
+  unsigned long n = oc_pyworker_spawns(psr->worker);
+  return n ? n - 1 : 0;
+}
+
 const char *oc_pyscan_rule_version(const oc_pyscan_rules_t *psr, const oc_pyrule_t *rule) {
   size_t i = (size_t)(rule - psr->prs->rules);
   return i < psr->prs->nrules ? psr->versions[i] : "";
@@ -147,10 +197,17 @@ void oc_pyscan_init(oc_pyscan_t *ps) {
   oc_arena_init(&ps->ev, 256 * 1024);
   oc_arena_init(&ps->keep, 256 * 1024);
   oc_pyresult_init(&ps->res);
+  oc_buf_init(&ps->chunk);
+  oc_buf_init(&ps->req);
+  oc_buf_init(&ps->reply);
 }
 
 void oc_pyscan_deinit(oc_pyscan_t *ps) {
   free(ps->groups);
+  free(ps->pending);
+  oc_buf_deinit(&ps->chunk);
+  oc_buf_deinit(&ps->req);
+  oc_buf_deinit(&ps->reply);
   oc_arena_deinit(&ps->ev);
   oc_arena_deinit(&ps->keep);
   oc_pyresult_deinit(&ps->res);
@@ -226,6 +283,352 @@ nomem:
   return NULL;
 }
 
+/* One match or rule error of rule on the event line[0..len): counters, group, sample. */
+static oc_err_t oc_pyscan_record(oc_pyscan_t *ps, const oc_pyscan_rules_t *psr,
+                                 const oc_pyrule_t *rule, const char *log_type,
+                                 const oc_pyresult_t *res, int64_t ev_us, const char *line,
+                                 size_t len, char *errstr, size_t errstr_size) {
+  if (res->error) {
+    ps->errors++;
+    if (res->exc.timeout) ps->timeouts++;
+    if (res->exc.memory) ps->memory_errors++;
+  } else {
+    ps->matches++;
+  }
+  bool nomem;
+  oc_pymatch_group_t *g = oc_pyscan_group(ps, psr, rule, log_type, res, ev_us, &nomem);
+  if (nomem) {
+    snprintf(errstr, errstr_size, "out of memory");
+    return OC_ERR_NOMEM;
+  }
+  if (!g) {
+    ps->dropped_groups++;
+    return OC_OK;
+  }
+  g->count++;
+  if (ev_us < g->first_us) g->first_us = ev_us;
+  if (ev_us > g->last_us) g->last_us = ev_us;
+  if (g->nsamples < OC_PYSCAN_MAX_SAMPLES &&
+      g->sample_bytes + len <= OC_PYSCAN_SAMPLE_GROUP_BYTES) {
+    char *copy = oc_arena_strndup(&ps->keep, line, len);
+    if (copy) {
+      g->samples[g->nsamples++] = copy;
+      g->sample_bytes += len;
+    }
+  }
+  return OC_OK;
+}
+
+typedef bool (*oc_pyscan_hit_fn)(void *ctx, const oc_pyrule_t *rule, const oc_pyresult_t *res);
+
+/* The rules of t on one parsed event; hit() for every match or rule error. 0, -1 when
+ * the event object cannot be built (out of memory), -2 when hit() failed. */
+static int oc_pyscan_eval_event(oc_pyscan_rules_t *psr, const oc_pyscan_type_t *t,
+                                const oc_json_t *root, oc_pyresult_t *res, oc_pyscan_hit_fn hit,
+                                void *ctx) {
+  PyObject *ev = oc_pyevent_new(root, t->dm);
+  if (!ev) {
+    PyErr_Clear();
+    return -1;
+  }
+  oc_det_ctx_set_event(psr->ctx, root);
+  for (size_t i = 0; i < t->n; i++) {
+    const oc_pyrule_t *rule = t->rules[i];
+    if (rule->item->inline_filters && !oc_det_eval(psr->ctx, rule->item->inline_filters)) continue;
+    oc_pyrule_eval(rule, ev, psr->opts.budget_ms, res);
+    oc_pyworker_progress();
+    if (!res->matched && !res->error) continue;
+    if (!hit(ctx, rule, res)) {
+      oc_pyevent_release(ev);
+      return -2;
+    }
+  }
+  oc_pyevent_release(ev);
+  return 0;
+}
+
+/* ---- in-process -------------------------------------------------------------------- */
+
+typedef struct {
+  oc_pyscan_t *ps;
+  const oc_pyscan_rules_t *psr;
+  const char *log_type;
+  int64_t ev_us;
+  const char *line;
+  size_t len;
+  char *errstr;
+  size_t errstr_size;
+  oc_err_t err;
+} oc_pyscan_local_t;
+
+static bool oc_pyscan_local_hit(void *ctx, const oc_pyrule_t *rule, const oc_pyresult_t *res) {
+  oc_pyscan_local_t *l = ctx;
+  l->err = oc_pyscan_record(l->ps, l->psr, rule, l->log_type, res, l->ev_us, l->line, l->len,
+                            l->errstr, l->errstr_size);
+  return l->err == OC_OK;
+}
+
+/* ---- the worker's side ------------------------------------------------------------- */
+
+/* Request: u32 n, then n times (u16 type index, u32 length, the line).
+ * Reply: u32 nhits, then per hit u32 event index (in the request), u32 rule index (in
+ * prs->rules), u8 flags, u16 ndestinations and 8 strings (u32 length, bytes): title,
+ * dedup, severity, alert_context, description, reference, runbook, destinations. */
+enum {
+  OC_PYHIT_MATCHED = 1,
+  OC_PYHIT_ERROR = 2,
+  OC_PYHIT_TIMEOUT = 4,
+  OC_PYHIT_MEMORY = 8,
+  OC_PYHIT_DESTINATIONS = 16
+};
+#define OC_PYHIT_NSTR 8
+
+static void oc_put_u32(oc_buf_t *b, uint32_t v) {
+  oc_buf_append(b, &v, sizeof(v));
+}
+static void oc_put_u16(oc_buf_t *b, uint16_t v) {
+  oc_buf_append(b, &v, sizeof(v));
+}
+
+typedef struct {
+  const char *p, *end;
+} oc_rd_t;
+
+static bool oc_get(oc_rd_t *rd, void *out, size_t n) {
+  if ((size_t)(rd->end - rd->p) < n) return false;
+  memcpy(out, rd->p, n);
+  rd->p += n;
+  return true;
+}
+
+static bool oc_get_bytes(oc_rd_t *rd, const char **s, uint32_t *len) {
+  if (!oc_get(rd, len, sizeof(*len)) || (size_t)(rd->end - rd->p) < *len) return false;
+  *s = rd->p;
+  rd->p += *len;
+  return true;
+}
+
+typedef struct {
+  const oc_pyscan_rules_t *psr;
+  oc_buf_t *reply;
+  uint32_t ev, nhits;
+} oc_pyscan_wctx_t;
+
+static bool oc_pyscan_worker_hit(void *ctx, const oc_pyrule_t *rule, const oc_pyresult_t *res) {
+  oc_pyscan_wctx_t *w = ctx;
+  const oc_buf_t *strs[OC_PYHIT_NSTR] = {&res->title,         &res->dedup,       &res->severity,
+                                         &res->alert_context, &res->description, &res->reference,
+                                         &res->runbook,       &res->destinations};
+  uint8_t flags = (res->matched ? OC_PYHIT_MATCHED : 0) | (res->error ? OC_PYHIT_ERROR : 0) |
+                  (res->exc.timeout ? OC_PYHIT_TIMEOUT : 0) |
+                  (res->exc.memory ? OC_PYHIT_MEMORY : 0) |
+                  (res->destinations_set ? OC_PYHIT_DESTINATIONS : 0);
+  oc_put_u32(w->reply, w->ev);
+  oc_put_u32(w->reply, (uint32_t)(rule - w->psr->prs->rules));
+  oc_buf_append(w->reply, &flags, 1);
+  oc_put_u16(w->reply, (uint16_t)res->ndestinations);
+  for (int i = 0; i < OC_PYHIT_NSTR; i++) {
+    oc_put_u32(w->reply, (uint32_t)strs[i]->len);
+    if (strs[i]->len) oc_buf_append(w->reply, strs[i]->data, strs[i]->len);
+  }
+  w->nhits++;
+  return oc_buf_ok(w->reply) && w->reply->len < OC_PYWORKER_MAX_FRAME;
+}
+
+/* Runs in the worker child. false ends it (the parent sees a death and splits). */
+static bool oc_pyscan_serve(void *opaque, const char *req, size_t len, oc_buf_t *reply) {
+  oc_pyscan_rules_t *psr = opaque;
+  oc_rd_t rd = {req, req + len};
+  uint32_t n;
+  char why[256];
+  if (!psr->wready) {
+    oc_arena_init(&psr->warena, 256 * 1024);
+    oc_pyresult_init(&psr->wres);
+    psr->wready = true;
+  }
+  if (!oc_get(&rd, &n, sizeof(n))) return false;
+  oc_pyscan_wctx_t w = {psr, reply, 0, 0};
+  oc_put_u32(reply, 0); /* nhits, patched below */
+  for (uint32_t i = 0; i < n; i++) {
+    uint16_t type;
+    const char *line;
+    uint32_t llen;
+    if (!oc_get(&rd, &type, sizeof(type)) || !oc_get_bytes(&rd, &line, &llen)) return false;
+    if (type >= psr->ntypes) return false;
+    if (i % OC_PYSCAN_ARENA_LINES == 0) oc_arena_reset(&psr->warena);
+    oc_json_t *root =
+        oc_json_parse(&psr->warena, line, llen, OC_JSON_DEFAULT_MAX_DEPTH, why, sizeof(why));
+    if (!root || root->type != OC_JSON_OBJECT) continue; /* the parent parsed it: cannot be */
+    w.ev = i;
+    if (oc_pyscan_eval_event(psr, &psr->types[type], root, &psr->wres, oc_pyscan_worker_hit, &w) !=
+        0)
+      return false;
+  }
+  if (!oc_buf_ok(reply)) return false;
+  memcpy(reply->data, &w.nhits, sizeof(w.nhits));
+  return true;
+}
+
+/* ---- the engine's side of the worker ----------------------------------------------- */
+
+static oc_err_t oc_pyscan_apply(oc_pyscan_t *ps, const oc_pyscan_rules_t *psr, size_t lo, size_t hi,
+                                char *errstr, size_t errstr_size) {
+  oc_rd_t rd = {ps->reply.data, ps->reply.data + ps->reply.len};
+  oc_pyresult_t *res = &ps->res;
+  oc_buf_t *strs[OC_PYHIT_NSTR] = {&res->title,         &res->dedup,       &res->severity,
+                                   &res->alert_context, &res->description, &res->reference,
+                                   &res->runbook,       &res->destinations};
+  uint32_t nhits;
+  if (!oc_get(&rd, &nhits, sizeof(nhits))) goto bad;
+  for (uint32_t h = 0; h < nhits; h++) {
+    uint32_t ev, ri;
+    uint8_t flags;
+    uint16_t ndest;
+    if (!oc_get(&rd, &ev, sizeof(ev)) || !oc_get(&rd, &ri, sizeof(ri)) || !oc_get(&rd, &flags, 1) ||
+        !oc_get(&rd, &ndest, sizeof(ndest)))
+      goto bad;
+    if (ev >= hi - lo || ri >= psr->prs->nrules) goto bad;
+    memset(&res->exc, 0, sizeof(res->exc));
+    for (int i = 0; i < OC_PYHIT_NSTR; i++) {
+      const char *s;
+      uint32_t slen;
+      if (!oc_get_bytes(&rd, &s, &slen)) goto bad;
+      oc_buf_reset(strs[i]);
+      oc_buf_append(strs[i], s, slen);
+    }
+    res->matched = flags & OC_PYHIT_MATCHED;
+    res->error = flags & OC_PYHIT_ERROR;
+    res->exc.timeout = flags & OC_PYHIT_TIMEOUT;
+    res->exc.memory = flags & OC_PYHIT_MEMORY;
+    res->destinations_set = flags & OC_PYHIT_DESTINATIONS;
+    res->ndestinations = ndest;
+    /* the destinations must be ndest NUL-terminated strings */
+    size_t nul = 0;
+    for (size_t i = 0; i < res->destinations.len; i++)
+      nul += res->destinations.data[i] == '\0';
+    if (nul != ndest ||
+        (res->destinations.len && res->destinations.data[res->destinations.len - 1]))
+      goto bad;
+    const struct oc_pyscan_pending *p = &ps->pending[lo + ev];
+    oc_err_t err =
+        oc_pyscan_record(ps, psr, &psr->prs->rules[ri], psr->types[p->type].log_type, res, p->ev_us,
+                         ps->chunk.data + p->off, p->len, errstr, errstr_size);
+    if (err != OC_OK) return err;
+  }
+  return OC_OK;
+bad:
+  snprintf(errstr, errstr_size, "the python host's reply is malformed");
+  return OC_ERR_INTERNAL;
+}
+
+static oc_err_t oc_pyscan_poison(oc_pyscan_t *ps, const oc_pyscan_rules_t *psr, size_t i,
+                                 const char *why, char *errstr, size_t errstr_size) {
+  const struct oc_pyscan_pending *p = &ps->pending[i];
+  if (++ps->poison > OC_PYSCAN_MAX_POISON) {
+    snprintf(errstr, errstr_size, "the python host crashed on more than %d events of the file: %s",
+             OC_PYSCAN_MAX_POISON, why);
+    return OC_ERR_INTERNAL;
+  }
+  if (!ps->poisons) {
+    ps->poisons = oc_arena_alloc(&ps->keep, OC_PYSCAN_MAX_POISON * sizeof(*ps->poisons));
+    if (!ps->poisons) goto nomem;
+  }
+  oc_pypoison_t *pp = &ps->poisons[ps->npoisons];
+  memset(pp, 0, sizeof(*pp));
+  pp->line = oc_arena_strndup(&ps->keep, ps->chunk.data + p->off, p->len);
+  if (!pp->line) goto nomem;
+  pp->len = p->len;
+  pp->log_type = psr->types[p->type].log_type;
+  pp->time_us = p->ev_us;
+  pp->line_no = p->line_no;
+  snprintf(pp->reason, sizeof(pp->reason), "%s", why);
+  ps->npoisons++;
+  return OC_OK;
+nomem:
+  snprintf(errstr, errstr_size, "out of memory");
+  return OC_ERR_NOMEM;
+}
+
+#define OC_PYSCAN_MAX_DEATHS 1000 /* per file, poison or not */
+
+/* Events pending[lo..hi) through the worker; attempt 0 first try, 1 retried or split,
+ * 2 a single event's retry. */
+static oc_err_t oc_pyscan_run(oc_pyscan_t *ps, oc_pyscan_rules_t *psr, size_t lo, size_t hi,
+                              int attempt, char *errstr, size_t errstr_size) {
+  char why[160];
+  oc_buf_reset(&ps->req);
+  oc_put_u32(&ps->req, (uint32_t)(hi - lo));
+  for (size_t i = lo; i < hi; i++) {
+    const struct oc_pyscan_pending *p = &ps->pending[i];
+    oc_put_u16(&ps->req, p->type);
+    oc_put_u32(&ps->req, (uint32_t)p->len);
+    oc_buf_append(&ps->req, ps->chunk.data + p->off, p->len);
+  }
+  if (!oc_buf_ok(&ps->req)) {
+    snprintf(errstr, errstr_size, "out of memory");
+    return OC_ERR_NOMEM;
+  }
+  oc_err_t err =
+      oc_pyworker_call(psr->worker, ps->req.data, ps->req.len, &ps->reply, why, sizeof(why));
+  if (err == OC_OK) return oc_pyscan_apply(ps, psr, lo, hi, errstr, errstr_size);
+  if (err != OC_ERR_INTERNAL) {
+    snprintf(errstr, errstr_size, "%s", why);
+    return err;
+  }
+  if (++ps->host_deaths > OC_PYSCAN_MAX_DEATHS) {
+    snprintf(errstr, errstr_size, "the python host died %d times on the file: %s",
+             OC_PYSCAN_MAX_DEATHS, why);
+    return OC_ERR_INTERNAL;
+  }
+  if (hi - lo == 1) {
+    if (attempt < 2) return oc_pyscan_run(ps, psr, lo, hi, 2, errstr, errstr_size);
+    return oc_pyscan_poison(ps, psr, lo, why, errstr, errstr_size);
+  }
+  if (attempt == 0) return oc_pyscan_run(ps, psr, lo, hi, 1, errstr, errstr_size);
+  size_t mid = lo + (hi - lo) / 2;
+  err = oc_pyscan_run(ps, psr, lo, mid, 1, errstr, errstr_size);
+  if (err != OC_OK) return err;
+  return oc_pyscan_run(ps, psr, mid, hi, 1, errstr, errstr_size);
+}
+
+static oc_err_t oc_pyscan_flush(oc_pyscan_t *ps, oc_pyscan_rules_t *psr, char *errstr,
+                                size_t errstr_size) {
+  oc_err_t err = OC_OK;
+  if (ps->npending) err = oc_pyscan_run(ps, psr, 0, ps->npending, 0, errstr, errstr_size);
+  ps->npending = 0;
+  oc_buf_reset(&ps->chunk);
+  return err;
+}
+
+static oc_err_t oc_pyscan_queue(oc_pyscan_t *ps, oc_pyscan_rules_t *psr, const oc_pyscan_type_t *t,
+                                int64_t ev_us, const char *line, size_t len, char *errstr,
+                                size_t errstr_size) {
+  if (ps->npending == ps->pending_cap) {
+    size_t cap = ps->pending_cap ? ps->pending_cap * 2 : OC_PYSCAN_CHUNK_EVENTS;
+    struct oc_pyscan_pending *v = realloc(ps->pending, cap * sizeof(*v));
+    if (!v) goto nomem;
+    ps->pending = v;
+    ps->pending_cap = cap;
+  }
+  struct oc_pyscan_pending *p = &ps->pending[ps->npending];
+  p->off = ps->chunk.len;
+  p->len = len;
+  p->type = (uint16_t)(t - psr->types);
+  p->ev_us = ev_us;
+  p->line_no = ps->line_no;
+  oc_buf_append(&ps->chunk, line, len);
+  if (!oc_buf_ok(&ps->chunk)) goto nomem;
+  ps->npending++;
+  if (ps->npending >= OC_PYSCAN_CHUNK_EVENTS || ps->chunk.len >= OC_PYSCAN_CHUNK_BYTES)
+    return oc_pyscan_flush(ps, psr, errstr, errstr_size);
+  return OC_OK;
+nomem:
+  snprintf(errstr, errstr_size, "out of memory");
+  return OC_ERR_NOMEM;
+}
+
+/* ---- a file ------------------------------------------------------------------------ */
+
 oc_err_t oc_pyscan_file(oc_pyscan_t *ps, oc_pyscan_rules_t *psr, const char *path,
                         const char *default_log_type, int64_t default_time_us, size_t max_line,
                         char *errstr, size_t errstr_size) {
@@ -237,6 +640,12 @@ oc_err_t oc_pyscan_file(oc_pyscan_t *ps, oc_pyscan_rules_t *psr, const char *pat
 
   ps->ngroups = 0;
   ps->events = ps->matches = ps->errors = ps->timeouts = ps->dropped_groups = 0;
+  ps->memory_errors = ps->poison = ps->host_deaths = 0;
+  ps->poisons = NULL;
+  ps->npoisons = 0;
+  ps->npending = 0;
+  ps->line_no = 0;
+  oc_buf_reset(&ps->chunk);
   oc_arena_reset(&ps->ev);
   oc_arena_reset(&ps->keep);
   if (!psr->ntypes) return OC_OK;
@@ -251,6 +660,7 @@ oc_err_t oc_pyscan_file(oc_pyscan_t *ps, oc_pyscan_rules_t *psr, const char *pat
     size_t len;
     oc_err_t rerr = oc_reader_next_line(r, &line, &len);
     if (rerr == OC_ERR_EOF) break;
+    ps->line_no++;
     if (rerr == OC_ERR_LIMIT) continue;
     if (rerr != OC_OK) {
       snprintf(errstr, errstr_size, "could not read lake file \"%s\": %s", path,
@@ -281,52 +691,24 @@ oc_err_t oc_pyscan_file(oc_pyscan_t *ps, oc_pyscan_rules_t *psr, const char *pat
     const oc_json_t *et = oc_json_getn(root, "p_event_time", 12);
     if (!et || et->type != OC_JSON_STRING || !oc_time_parse_rfc3339(et->s, et->len, &ev_us))
       ev_us = default_time_us;
-    PyObject *ev = oc_pyevent_new(root, t->dm);
-    if (!ev) {
-      PyErr_Clear();
+    if (psr->worker) {
+      err = oc_pyscan_queue(ps, psr, t, ev_us, line, len, errstr, errstr_size);
+      if (err != OC_OK) goto out;
+      continue;
+    }
+    oc_pyscan_local_t l = {ps, psr, t->log_type, ev_us, line, len, errstr, errstr_size, OC_OK};
+    int rc = oc_pyscan_eval_event(psr, t, root, &ps->res, oc_pyscan_local_hit, &l);
+    if (rc == -1) {
       snprintf(errstr, errstr_size, "out of memory");
       err = OC_ERR_NOMEM;
       goto out;
     }
-    oc_det_ctx_set_event(psr->ctx, root);
-    for (size_t i = 0; i < t->n; i++) {
-      const oc_pyrule_t *rule = t->rules[i];
-      if (rule->item->inline_filters && !oc_det_eval(psr->ctx, rule->item->inline_filters))
-        continue;
-      oc_pyrule_eval(rule, ev, psr->budget_ms, &ps->res);
-      if (!ps->res.matched && !ps->res.error) continue;
-      if (ps->res.error) {
-        ps->errors++;
-        if (ps->res.exc.timeout) ps->timeouts++;
-      } else {
-        ps->matches++;
-      }
-      bool nomem;
-      oc_pymatch_group_t *g = oc_pyscan_group(ps, psr, rule, lts, &ps->res, ev_us, &nomem);
-      if (nomem) {
-        oc_pyevent_release(ev);
-        snprintf(errstr, errstr_size, "out of memory");
-        err = OC_ERR_NOMEM;
-        goto out;
-      }
-      if (!g) {
-        ps->dropped_groups++;
-        continue;
-      }
-      g->count++;
-      if (ev_us < g->first_us) g->first_us = ev_us;
-      if (ev_us > g->last_us) g->last_us = ev_us;
-      if (g->nsamples < OC_PYSCAN_MAX_SAMPLES &&
-          g->sample_bytes + len <= OC_PYSCAN_SAMPLE_GROUP_BYTES) {
-        char *copy = oc_arena_strndup(&ps->keep, line, len);
-        if (copy) {
-          g->samples[g->nsamples++] = copy;
-          g->sample_bytes += len;
-        }
-      }
+    if (rc != 0) {
+      err = l.err;
+      goto out;
     }
-    oc_pyevent_release(ev);
   }
+  if (psr->worker) err = oc_pyscan_flush(ps, psr, errstr, errstr_size);
 out:
   oc_reader_destroy(r);
   return err;

@@ -7,7 +7,22 @@
  * description, reference, runbook and destinations, the count, first/last event time
  * and a few sample events. A rule that raises on an event gives a rule-error group
  * (dedup = exception class) and the other rules still run; a rule past its time budget
- * is interrupted (pyhost.h) and counts as an error the same way.
+ * is interrupted (pyhost.h) and counts as an error the same way; so does a rule that
+ * goes past the memory cap (MemoryError, pyhost.h).
+ *
+ * Isolation (opts.isolate, the default of oc_pyscan_rules_load): the rules run in a
+ * worker process forked after the pack loaded (pyworker.h); the engine's process only
+ * reads the file, groups and reports. Events go to the worker in chunks of up to
+ * OC_PYSCAN_CHUNK_EVENTS events / OC_PYSCAN_CHUNK_BYTES; a chunk's results count only
+ * when the worker answers for the whole chunk. When the worker dies (a crash, an abort,
+ * a stuck C call) a fresh one is forked and the chunk is retried once; if it dies again
+ * the chunk is split in halves, recursively, and an event that kills the worker on its
+ * own twice is a poison event: left out of the results, counted in ps->poison and kept
+ * (up to OC_PYSCAN_MAX_POISON per file, with the reason) in ps->poisons for the caller
+ * to dead-letter. Every other event is evaluated normally. A file with more than
+ * OC_PYSCAN_MAX_POISON poison events fails as a whole (OC_ERR_INTERNAL): the host is
+ * broken, not an event. Without isolation (ocelot test, benchmarks) a crash is the
+ * process's crash.
  *
  * Memory: events are parsed into an arena reset every OC_PYSCAN_ARENA_LINES lines;
  * groups live in a second arena until the next file. Not thread-safe; the thread that
@@ -28,14 +43,33 @@
 #define OC_PYSCAN_SAMPLE_GROUP_BYTES (256 * 1024)
 #define OC_PYSCAN_MAX_GROUPS 100000 /* groups of one file; more matches are counted only */
 #define OC_PYSCAN_ARENA_LINES 256
+#define OC_PYSCAN_CHUNK_EVENTS 256
+#define OC_PYSCAN_CHUNK_BYTES (4 * 1024 * 1024)
+#define OC_PYSCAN_MAX_POISON 100
+#define OC_PYSCAN_DEFAULT_MEMORY_MB 256
 
 typedef struct oc_pyscan_rules oc_pyscan_rules_t;
 
-/* Loads the pack at dir (starting the rule host when needed). Load problems are in
- * pack->msgs (see oc_pyscan_rules_pack). NULL with the reason when the directory
- * cannot be read or Python does not start. */
+typedef struct oc_pyscan_opts {
+  int budget_ms;    /* per rule per event; <= 0: none */
+  size_t memory_mb; /* cap of one rule call's memory growth (pyhost.h); 0: none */
+  bool isolate;     /* evaluate in a worker process (crash isolation) */
+  int hang_ms;      /* a worker without progress this long is killed; 0: 2 * budget + 5 s */
+} oc_pyscan_opts_t;
+
+/* Loads the pack at dir (starting the rule host when needed); with opts->isolate the
+ * worker is forked here. Load problems are in pack->msgs (see oc_pyscan_rules_pack).
+ * NULL with the reason when the directory cannot be read, Python does not start or no
+ * worker can be forked. The memory cap is process-wide (the last load sets it). */
+oc_pyscan_rules_t *oc_pyscan_rules_load_opts(const char *dir, const oc_pyscan_opts_t *opts,
+                                             char *errstr, size_t errstr_size);
+/* oc_pyscan_rules_load_opts with isolate = true and memory_mb =
+ * OC_PYSCAN_DEFAULT_MEMORY_MB. */
 oc_pyscan_rules_t *oc_pyscan_rules_load(const char *dir, int budget_ms, char *errstr,
                                         size_t errstr_size);
+/* The worker process: its pid (0 when none runs or not isolated), forks and deaths. */
+int oc_pyscan_rules_worker_pid(const oc_pyscan_rules_t *psr);
+unsigned long oc_pyscan_rules_worker_restarts(const oc_pyscan_rules_t *psr);
 void oc_pyscan_rules_destroy(oc_pyscan_rules_t *psr); /* accepts NULL */
 const oc_pack_t *oc_pyscan_rules_pack(const oc_pyscan_rules_t *psr);
 size_t oc_pyscan_rules_count(const oc_pyscan_rules_t *psr); /* enabled rules that run */
@@ -62,12 +96,33 @@ typedef struct oc_pymatch_group {
   uint64_t hash;
 } oc_pymatch_group_t;
 
+/* An event that crashed the Python host (isolated mode), for the caller to dead-letter. */
+typedef struct oc_pypoison {
+  const char *line; /* the lake line, NUL-terminated (ps->keep) */
+  size_t len;
+  const char *log_type;
+  int64_t time_us;
+  uint64_t line_no; /* 1-based line number in the lake file */
+  char reason[160]; /* "python host killed by signal 11 (Segmentation fault)" */
+} oc_pypoison_t;
+
 typedef struct oc_pyscan {
   oc_pymatch_group_t **groups; /* results of the last file, in order of first match */
   size_t ngroups, groups_cap;
   uint64_t events, matches, errors, timeouts, dropped_groups;
   oc_arena_t ev, keep;
   oc_pyresult_t res;
+  /* isolated mode, per file */
+  uint64_t memory_errors; /* rule calls stopped by the memory cap (also in errors) */
+  uint64_t poison;        /* poison events (left out of every result) */
+  uint64_t host_deaths;   /* worker deaths while scanning the file */
+  oc_pypoison_t *poisons; /* the first OC_PYSCAN_MAX_POISON of them (ps->keep) */
+  size_t npoisons;
+  /* chunk being sent to the worker */
+  struct oc_pyscan_pending *pending;
+  size_t npending, pending_cap;
+  oc_buf_t chunk, req, reply;
+  uint64_t line_no;
 } oc_pyscan_t;
 
 void oc_pyscan_init(oc_pyscan_t *ps);

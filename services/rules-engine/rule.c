@@ -132,26 +132,82 @@ static bool oc_rule_bool(oc_rule_parser_t *p, const yaml_node_t *v, const char *
   return oc_rule_fail(p, v, "%s must be true or false", name);
 }
 
-static bool oc_rule_severity(oc_rule_parser_t *p, const yaml_node_t *v) {
-  static const char *const levels[] = {"INFO", "LOW", "MEDIUM", "HIGH", "CRITICAL"};
+static const char *const oc_rule_levels[] = {"INFO", "LOW", "MEDIUM", "HIGH", "CRITICAL"};
+
+/* A severity name (any case) -> its upper-case static string. */
+static bool oc_rule_level(oc_rule_parser_t *p, const yaml_node_t *v, const char *name,
+                          const char **out) {
   if (v->type == YAML_SCALAR_NODE) {
-    for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
-      if (v->data.scalar.length == strlen(levels[i]) &&
-          strncasecmp((const char *)v->data.scalar.value, levels[i], v->data.scalar.length) == 0) {
-        p->rule->severity = levels[i];
+    for (size_t i = 0; i < sizeof(oc_rule_levels) / sizeof(oc_rule_levels[0]); i++) {
+      if (v->data.scalar.length == strlen(oc_rule_levels[i]) &&
+          strncasecmp((const char *)v->data.scalar.value, oc_rule_levels[i],
+                      v->data.scalar.length) == 0) {
+        *out = oc_rule_levels[i];
         return true;
       }
     }
-    return oc_rule_fail(p, v,
-                        "Severity must be one of Info, Low, Medium, High, Critical, found \"%.*s\"",
-                        (int)(v->data.scalar.length > 64 ? 64 : v->data.scalar.length),
+    return oc_rule_fail(p, v, "%s must be one of Info, Low, Medium, High, Critical, found \"%.*s\"",
+                        name, (int)(v->data.scalar.length > 64 ? 64 : v->data.scalar.length),
                         (const char *)v->data.scalar.value);
   }
-  return oc_rule_fail(p, v, "Severity must be a string, found %s", oc_rule_kind(v));
+  return oc_rule_fail(p, v, "%s must be a string, found %s", name, oc_rule_kind(v));
+}
+
+static bool oc_rule_severity(oc_rule_parser_t *p, const yaml_node_t *v) {
+  return oc_rule_level(p, v, "Severity", &p->rule->severity);
+}
+
+/* A key specifier: a mapping with exactly one of Key, KeyPath, DeepKey (or, when
+ * allow_text, a scalar read as a KeyPath). what names the field in messages. */
+static bool oc_rule_key_spec(oc_rule_parser_t *p, yaml_node_t *item, oc_det_keys_t *keys,
+                             const char *what, bool allow_text, oc_det_path_t *out) {
+  char why[256];
+  if (allow_text && item->type == YAML_SCALAR_NODE) {
+    if (!oc_det_path_compile(&p->rule->arena, keys, OC_DET_PATH_KEYPATH,
+                             (const char *)item->data.scalar.value, item->data.scalar.length, out,
+                             why, sizeof(why)))
+      return oc_rule_fail(p, item, "%s: %s", what, why);
+    return true;
+  }
+  if (item->type != YAML_MAPPING_NODE ||
+      item->data.mapping.pairs.top - item->data.mapping.pairs.start != 1)
+    return oc_rule_fail(
+        p, item, "%s entries must be one of {Key: ...}, {KeyPath: ...}, {DeepKey: [...]}", what);
+  yaml_node_pair_t *pair = item->data.mapping.pairs.start;
+  yaml_node_t *k = yaml_document_get_node(p->doc, pair->key);
+  yaml_node_t *val = yaml_document_get_node(p->doc, pair->value);
+  if (!k || !val) return oc_rule_fail(p, item, "broken %s entry", what);
+  bool ok;
+  if (oc_rule_key_is(k, "Key") || oc_rule_key_is(k, "KeyPath")) {
+    if (val->type != YAML_SCALAR_NODE) return oc_rule_fail(p, val, "%s key must be a string", what);
+    ok = oc_det_path_compile(
+        &p->rule->arena, keys, oc_rule_key_is(k, "Key") ? OC_DET_PATH_KEY : OC_DET_PATH_KEYPATH,
+        (const char *)val->data.scalar.value, val->data.scalar.length, out, why, sizeof(why));
+  } else if (oc_rule_key_is(k, "DeepKey")) {
+    const char *names[OC_DET_MAX_PATH_STEPS];
+    size_t lens[OC_DET_MAX_PATH_STEPS];
+    size_t nn = val->type == YAML_SEQUENCE_NODE
+                    ? (size_t)(val->data.sequence.items.top - val->data.sequence.items.start)
+                    : 0;
+    if (val->type != YAML_SEQUENCE_NODE || nn > OC_DET_MAX_PATH_STEPS)
+      return oc_rule_fail(p, val, "%s DeepKey must be a list of at most %d keys", what,
+                          OC_DET_MAX_PATH_STEPS);
+    for (size_t j = 0; j < nn; j++) {
+      yaml_node_t *s = yaml_document_get_node(p->doc, val->data.sequence.items.start[j]);
+      if (!s || s->type != YAML_SCALAR_NODE)
+        return oc_rule_fail(p, val, "DeepKey entries must be strings");
+      names[j] = (const char *)s->data.scalar.value;
+      lens[j] = s->data.scalar.length;
+    }
+    ok = oc_det_path_compile_deep(&p->rule->arena, keys, names, lens, nn, out, why, sizeof(why));
+  } else {
+    return oc_rule_fail(p, k, "%s entries take Key, KeyPath or DeepKey", what);
+  }
+  if (!ok) return oc_rule_fail(p, val, "%s: %s", what, why);
+  return true;
 }
 
 static bool oc_rule_group_by(oc_rule_parser_t *p, const yaml_node_t *v, oc_det_keys_t *keys) {
-  char why[256];
   if (v->type != YAML_SEQUENCE_NODE)
     return oc_rule_fail(p, v, "GroupBy must be a list, found %s", oc_rule_kind(v));
   size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
@@ -161,48 +217,121 @@ static bool oc_rule_group_by(oc_rule_parser_t *p, const yaml_node_t *v, oc_det_k
   if (!paths) return oc_rule_fail(p, v, "out of memory");
   for (size_t i = 0; i < n; i++) {
     yaml_node_t *item = yaml_document_get_node(p->doc, v->data.sequence.items.start[i]);
-    if (!item || item->type != YAML_MAPPING_NODE ||
-        item->data.mapping.pairs.top - item->data.mapping.pairs.start != 1)
-      return oc_rule_fail(p, item ? item : v,
-                          "GroupBy entries must be one of {Key: ...}, {KeyPath: ...}, "
-                          "{DeepKey: [...]}");
-    yaml_node_pair_t *pair = item->data.mapping.pairs.start;
-    yaml_node_t *k = yaml_document_get_node(p->doc, pair->key);
-    yaml_node_t *val = yaml_document_get_node(p->doc, pair->value);
-    if (!k || !val) return oc_rule_fail(p, item, "broken GroupBy entry");
-    bool ok;
-    if (oc_rule_key_is(k, "Key") || oc_rule_key_is(k, "KeyPath")) {
-      if (val->type != YAML_SCALAR_NODE)
-        return oc_rule_fail(p, val, "GroupBy key must be a string");
-      ok = oc_det_path_compile(&p->rule->arena, keys,
-                               oc_rule_key_is(k, "Key") ? OC_DET_PATH_KEY : OC_DET_PATH_KEYPATH,
-                               (const char *)val->data.scalar.value, val->data.scalar.length,
-                               &paths[i], why, sizeof(why));
-    } else if (oc_rule_key_is(k, "DeepKey")) {
-      const char *names[OC_DET_MAX_PATH_STEPS];
-      size_t lens[OC_DET_MAX_PATH_STEPS];
-      size_t nn = val->type == YAML_SEQUENCE_NODE
-                      ? (size_t)(val->data.sequence.items.top - val->data.sequence.items.start)
-                      : 0;
-      if (val->type != YAML_SEQUENCE_NODE || nn > OC_DET_MAX_PATH_STEPS)
-        return oc_rule_fail(p, val, "GroupBy DeepKey must be a list of at most %d keys",
-                            OC_DET_MAX_PATH_STEPS);
-      for (size_t j = 0; j < nn; j++) {
-        yaml_node_t *s = yaml_document_get_node(p->doc, val->data.sequence.items.start[j]);
-        if (!s || s->type != YAML_SCALAR_NODE)
-          return oc_rule_fail(p, val, "DeepKey entries must be strings");
-        names[j] = (const char *)s->data.scalar.value;
-        lens[j] = s->data.scalar.length;
-      }
-      ok = oc_det_path_compile_deep(&p->rule->arena, keys, names, lens, nn, &paths[i], why,
-                                    sizeof(why));
-    } else {
-      return oc_rule_fail(p, k, "GroupBy entries take Key, KeyPath or DeepKey");
-    }
-    if (!ok) return oc_rule_fail(p, val, "GroupBy: %s", why);
+    if (!item) return oc_rule_fail(p, v, "GroupBy has a broken entry");
+    if (!oc_rule_key_spec(p, item, keys, "GroupBy", false, &paths[i])) return false;
   }
   p->rule->group_by = paths;
   p->rule->ngroup_by = n;
+  return true;
+}
+
+/* One AlertContext entry named by the scalar name_node. */
+static bool oc_rule_context_entry(oc_rule_parser_t *p, yaml_node_t *name_node, yaml_node_t *spec,
+                                  oc_det_keys_t *keys, size_t i) {
+  oc_rule_t *rule = p->rule;
+  oc_rule_context_t *e = &rule->context[i];
+  if (!oc_rule_string(p, name_node, "AlertContext name", OC_RULE_MAX_ID, true, &e->name))
+    return false;
+  if (!*e->name) return oc_rule_fail(p, name_node, "AlertContext name is empty");
+  for (size_t j = 0; j < i; j++)
+    if (strcmp(rule->context[j].name, e->name) == 0)
+      return oc_rule_fail(p, name_node, "duplicate AlertContext name \"%s\"", e->name);
+  return oc_rule_key_spec(p, spec, keys, "AlertContext", true, &e->path);
+}
+
+/* AlertContext: a mapping {name: key specifier}, or Panther's list
+ * [{KeyName: name, KeyValue: key specifier}]. */
+static bool oc_rule_alert_context(oc_rule_parser_t *p, yaml_node_t *v, oc_det_keys_t *keys) {
+  oc_rule_t *rule = p->rule;
+  bool map = v->type == YAML_MAPPING_NODE;
+  if (!map && v->type != YAML_SEQUENCE_NODE)
+    return oc_rule_fail(p, v, "AlertContext must be a mapping of names to keys, found %s",
+                        oc_rule_kind(v));
+  size_t n = map ? (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start)
+                 : (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+  if (n == 0) return oc_rule_fail(p, v, "AlertContext is empty");
+  if (n > OC_RULE_MAX_LIST)
+    return oc_rule_fail(p, v, "AlertContext has more than %d entries", OC_RULE_MAX_LIST);
+  rule->context = oc_arena_alloc(&rule->arena, n * sizeof(*rule->context));
+  if (!rule->context) return oc_rule_fail(p, v, "out of memory");
+  memset(rule->context, 0, n * sizeof(*rule->context));
+  for (size_t i = 0; i < n; i++) {
+    yaml_node_t *name = NULL, *spec = NULL;
+    if (map) {
+      name = yaml_document_get_node(p->doc, v->data.mapping.pairs.start[i].key);
+      spec = yaml_document_get_node(p->doc, v->data.mapping.pairs.start[i].value);
+      if (!name || !spec) return oc_rule_fail(p, v, "broken AlertContext entry");
+    } else {
+      yaml_node_t *item = yaml_document_get_node(p->doc, v->data.sequence.items.start[i]);
+      if (!item || item->type != YAML_MAPPING_NODE)
+        return oc_rule_fail(p, item ? item : v,
+                            "AlertContext list entries must be {KeyName: ..., KeyValue: ...}");
+      for (yaml_node_pair_t *pr = item->data.mapping.pairs.start; pr < item->data.mapping.pairs.top;
+           pr++) {
+        yaml_node_t *k = yaml_document_get_node(p->doc, pr->key);
+        yaml_node_t *val = yaml_document_get_node(p->doc, pr->value);
+        if (!k || !val) return oc_rule_fail(p, item, "broken AlertContext entry");
+        if (oc_rule_key_is(k, "KeyName") && !name)
+          name = val;
+        else if (oc_rule_key_is(k, "KeyValue") && !spec)
+          spec = val;
+        else
+          return oc_rule_fail(p, k,
+                              "AlertContext list entries take KeyName and KeyValue once each");
+      }
+      if (!name || !spec)
+        return oc_rule_fail(p, item, "AlertContext entry needs KeyName and KeyValue");
+    }
+    if (!oc_rule_context_entry(p, name, spec, keys, i)) return false;
+  }
+  rule->ncontext = n;
+  return true;
+}
+
+/* DynamicSeverities: [{ChangeTo: SEVERITY, Conditions: [match expressions]}]. */
+static bool oc_rule_dynamic_severities(oc_rule_parser_t *p, yaml_node_t *v, oc_det_keys_t *keys) {
+  oc_rule_t *rule = p->rule;
+  char why[512];
+  if (v->type != YAML_SEQUENCE_NODE)
+    return oc_rule_fail(p, v, "DynamicSeverities must be a list, found %s", oc_rule_kind(v));
+  size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+  if (n == 0) return oc_rule_fail(p, v, "DynamicSeverities is empty");
+  if (n > OC_RULE_MAX_LIST)
+    return oc_rule_fail(p, v, "DynamicSeverities has more than %d entries", OC_RULE_MAX_LIST);
+  rule->dynamic_severities = oc_arena_alloc(&rule->arena, n * sizeof(*rule->dynamic_severities));
+  if (!rule->dynamic_severities) return oc_rule_fail(p, v, "out of memory");
+  for (size_t i = 0; i < n; i++) {
+    yaml_node_t *item = yaml_document_get_node(p->doc, v->data.sequence.items.start[i]);
+    yaml_node_t *to = NULL, *conds = NULL;
+    if (!item || item->type != YAML_MAPPING_NODE)
+      return oc_rule_fail(p, item ? item : v,
+                          "DynamicSeverities entries must be {ChangeTo: ..., Conditions: [...]}");
+    for (yaml_node_pair_t *pr = item->data.mapping.pairs.start; pr < item->data.mapping.pairs.top;
+         pr++) {
+      yaml_node_t *k = yaml_document_get_node(p->doc, pr->key);
+      yaml_node_t *val = yaml_document_get_node(p->doc, pr->value);
+      if (!k || !val) return oc_rule_fail(p, item, "broken DynamicSeverities entry");
+      if (oc_rule_key_is(k, "ChangeTo") && !to)
+        to = val;
+      else if (oc_rule_key_is(k, "Conditions") && !conds)
+        conds = val;
+      else
+        return oc_rule_fail(p, k,
+                            "DynamicSeverities entries take ChangeTo and Conditions once each");
+    }
+    if (!to) return oc_rule_fail(p, item, "DynamicSeverities entry without ChangeTo");
+    if (!conds) return oc_rule_fail(p, item, "DynamicSeverities entry without Conditions");
+    oc_rule_dynsev_t *d = &rule->dynamic_severities[i];
+    if (!oc_rule_level(p, to, "ChangeTo", &d->severity)) return false;
+    int line = 0;
+    d->conditions = oc_det_compile(&rule->arena, keys, p->doc, conds, &line, why, sizeof(why));
+    if (!d->conditions) {
+      snprintf(p->errstr, p->errstr_size, "DynamicSeverities: %s", why);
+      p->err_line = line;
+      return false;
+    }
+  }
+  rule->ndynamic_severities = n;
   return true;
 }
 
@@ -210,7 +339,7 @@ static bool oc_rule_group_by(oc_rule_parser_t *p, const yaml_node_t *v, oc_det_k
 typedef struct oc_rule_fields {
   yaml_node_t *analysis_type, *rule_id, *display_name, *enabled, *log_types, *severity, *dedup,
       *threshold, *title, *description, *reference, *runbook, *tags, *outputs, *group_by,
-      *detection, *inline_filters, *filename;
+      *detection, *inline_filters, *filename, *alert_context, *dynamic_severities;
 } oc_rule_fields_t;
 
 static bool oc_rule_collect(oc_rule_parser_t *p, yaml_node_t *root, oc_rule_fields_t *f) {
@@ -236,6 +365,8 @@ static bool oc_rule_collect(oc_rule_parser_t *p, yaml_node_t *root, oc_rule_fiel
       {"Detection", offsetof(oc_rule_fields_t, detection)},
       {"InlineFilters", offsetof(oc_rule_fields_t, inline_filters)},
       {"Filename", offsetof(oc_rule_fields_t, filename)},
+      {"AlertContext", offsetof(oc_rule_fields_t, alert_context)},
+      {"DynamicSeverities", offsetof(oc_rule_fields_t, dynamic_severities)},
   };
   memset(f, 0, sizeof(*f));
   for (yaml_node_pair_t *pair = root->data.mapping.pairs.start; pair < root->data.mapping.pairs.top;
@@ -305,6 +436,9 @@ static bool oc_rule_build(oc_rule_parser_t *p, yaml_node_t *root, const oc_rule_
     if (!rule->title) return oc_rule_fail(p, f->title, "%s", why);
   }
   if (f->group_by && !oc_rule_group_by(p, f->group_by, keys)) return false;
+  if (f->alert_context && !oc_rule_alert_context(p, f->alert_context, keys)) return false;
+  if (f->dynamic_severities && !oc_rule_dynamic_severities(p, f->dynamic_severities, keys))
+    return false;
   if (!f->detection) return oc_rule_fail(p, root, "missing Detection");
   rule->detection =
       oc_det_compile(&rule->arena, keys, p->doc, f->detection, &line, why, sizeof(why));
@@ -401,7 +535,9 @@ oc_rule_status_t oc_rule_parse(const char *text, size_t len, const char *origin,
     }
   }
   if (f.filename) {
-    snprintf(errstr, errstr_size, "python rules are not supported yet");
+    snprintf(errstr, errstr_size,
+             "a Python rule: it runs from a pack (OCELOT_RULES_PACK_DIR or ocelot rules upload), "
+             "not from the YAML detections");
     status = OC_RULE_PYTHON;
     goto out;
   }
@@ -474,4 +610,56 @@ void oc_rule_render_dedup(const oc_rule_t *rule, oc_det_ctx_t *ctx, const char *
     oc_buf_puts(out, rule->id);
   }
   oc_title_truncate(out, start, OC_RULE_MAX_DEDUP);
+}
+
+const char *oc_rule_severity_for(const oc_rule_t *rule, oc_det_ctx_t *ctx) {
+  for (size_t i = 0; i < rule->ndynamic_severities; i++)
+    if (oc_det_eval(ctx, rule->dynamic_severities[i].conditions))
+      return rule->dynamic_severities[i].severity;
+  return rule->severity;
+}
+
+typedef struct oc_rule_ctx_walk {
+  oc_buf_t *out;
+  size_t n;
+} oc_rule_ctx_walk_t;
+
+static bool oc_rule_ctx_collect(const void *arg, const oc_json_t *v) {
+  oc_rule_ctx_walk_t *w = (oc_rule_ctx_walk_t *)arg;
+  if (!v) return false;
+  if (w->n++) oc_buf_putc(w->out, ',');
+  oc_json_serialize(w->out, v);
+  return w->out->len > OC_RULE_MAX_CONTEXT; /* stop walking once over the limit */
+}
+
+bool oc_rule_render_context(const oc_rule_t *rule, oc_det_ctx_t *ctx, oc_buf_t *out) {
+  if (!rule->ncontext) return false;
+  size_t start = out->len;
+  oc_buf_putc(out, '{');
+  for (size_t i = 0; i < rule->ncontext && out->len - start <= OC_RULE_MAX_CONTEXT; i++) {
+    const oc_rule_context_t *e = &rule->context[i];
+    if (i) oc_buf_putc(out, ',');
+    oc_json_write_string(out, e->name, strlen(e->name));
+    oc_buf_putc(out, ':');
+    if (e->path.multi) {
+      oc_rule_ctx_walk_t w = {.out = out, .n = 0};
+      oc_buf_putc(out, '[');
+      oc_det_path_any(ctx, &e->path, oc_rule_ctx_collect, &w);
+      oc_buf_putc(out, ']');
+    } else {
+      const oc_json_t *v = oc_det_path_first(ctx, &e->path);
+      if (v)
+        oc_json_serialize(out, v);
+      else
+        oc_buf_puts(out, "null");
+    }
+  }
+  oc_buf_putc(out, '}');
+  if (out->len - start > OC_RULE_MAX_CONTEXT) {
+    out->len = start;
+    if (out->data) out->data[start] = '\0';
+    oc_buf_appendf(out, "{\"_error\":\"alert context is larger than %d bytes\"}",
+                   OC_RULE_MAX_CONTEXT);
+  }
+  return true;
 }

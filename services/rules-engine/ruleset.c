@@ -398,8 +398,9 @@ oc_err_t oc_ruleset_load_table(oc_ruleset_t *rs, oc_pg_t *pg, char *errstr, size
       continue;
     }
     if (strcmp(kind, "yaml") != 0) {
+      /* Python rules of uploaded packs: the Python side of the engine loads them
+       * (packstore.h); the YAML set only counts them. */
       rs->stats.python++;
-      oc_ruleset_note(rs, OC_RULESET_MSG_INFO, origin, 0, "python rules are not supported yet");
       continue;
     }
     oc_ruleset_add(rs, body, body_len, origin, version, id, true);
@@ -452,17 +453,69 @@ static int oc_ruleset_gpair_cmp(const void *pa, const void *pb) {
   return a->rule < b->rule ? -1 : a->rule > b->rule;
 }
 
+#define OC_RULESET_MAX_GATES 8 /* gates considered per rule */
+
+typedef struct oc_ruleset_keyscore {
+  const char *key;
+  uint32_t len;
+  size_t values;
+} oc_ruleset_keyscore_t;
+
+static oc_ruleset_keyscore_t *oc_ruleset_score_of(oc_ruleset_keyscore_t *scores, size_t n,
+                                                  const oc_det_gate_t *g) {
+  const oc_det_step_t *st = &g->path->steps[0];
+  for (size_t k = 0; k < n; k++)
+    if (scores[k].len == st->len && memcmp(scores[k].key, st->key, st->len) == 0) return &scores[k];
+  return NULL;
+}
+
+/* A rule with several gates (eventSource and eventName, say) is indexed under the one
+ * most likely to leave it out: the member with the most distinct gate values over the
+ * log type's rules (a proxy for the member's cardinality: eventName has hundreds of
+ * values, eventSource tens), then the gate with the fewest values. Returns false when
+ * the rule has no gate. scores may be NULL (first gate). */
+static bool oc_ruleset_best_gate(const oc_rule_t *rule, oc_ruleset_keyscore_t *scores,
+                                 size_t nscores, oc_det_gate_t *best) {
+  oc_det_gate_t gates[OC_RULESET_MAX_GATES];
+  size_t n = oc_det_gates(rule->detection, gates, OC_RULESET_MAX_GATES);
+  if (n == 0) return false;
+  size_t bi = 0;
+  for (size_t i = 1; scores && i < n; i++) {
+    oc_ruleset_keyscore_t *a = oc_ruleset_score_of(scores, nscores, &gates[i]),
+                          *b = oc_ruleset_score_of(scores, nscores, &gates[bi]);
+    size_t sa = a ? a->values : 0, sb = b ? b->values : 0;
+    if (sa > sb || (sa == sb && gates[i].nvalues < gates[bi].nvalues)) bi = i;
+  }
+  *best = gates[bi];
+  return true;
+}
+
 /* Splits a type's rules into ungated ones and per-(key, value) lists. */
 static bool oc_ruleset_index_type(oc_ruleset_t *rs, oc_ruleset_type_t *t) {
   oc_ruleset_gpair_t *pairs = NULL;
-  size_t npairs = 0, cap = 0;
+  size_t npairs = 0, cap = 0, nscores = 0;
   bool ok = false;
   t->ungated = oc_arena_alloc(&rs->idx, (t->n ? t->n : 1) * sizeof(*t->ungated));
   t->keys = oc_arena_alloc(&rs->idx, (t->n ? t->n : 1) * sizeof(*t->keys));
-  if (!t->ungated || !t->keys) return false;
+  oc_ruleset_keyscore_t *scores = calloc(t->n * OC_RULESET_MAX_GATES + 1, sizeof(*scores));
+  if (!t->ungated || !t->keys || !scores) goto out;
+  /* Gate values per member over all the rules' gates. */
+  for (size_t i = 0; i < t->n; i++) {
+    oc_det_gate_t gates[OC_RULESET_MAX_GATES];
+    size_t ng = oc_det_gates(t->rules[i]->detection, gates, OC_RULESET_MAX_GATES);
+    for (size_t j = 0; j < ng; j++) {
+      oc_ruleset_keyscore_t *sc = oc_ruleset_score_of(scores, nscores, &gates[j]);
+      if (!sc) {
+        sc = &scores[nscores++];
+        sc->key = gates[j].path->steps[0].key;
+        sc->len = gates[j].path->steps[0].len;
+      }
+      sc->values += gates[j].nvalues;
+    }
+  }
   for (size_t i = 0; i < t->n; i++) {
     oc_det_gate_t g;
-    if (!oc_det_gate(t->rules[i]->detection, &g)) {
+    if (!oc_ruleset_best_gate(t->rules[i], scores, nscores, &g)) {
       t->ungated[t->nungated++] = t->rules[i];
       continue;
     }
@@ -527,6 +580,7 @@ static bool oc_ruleset_index_type(oc_ruleset_t *rs, oc_ruleset_type_t *t) {
   ok = true;
 out:
   free(pairs);
+  free(scores);
   return ok;
 }
 

@@ -29,7 +29,7 @@ typedef struct oc_ruleset_stats {
   size_t loaded; /* enabled rules in the index */
   size_t loaded_dir, loaded_table;
   size_t disabled;   /* Enabled: false, or a disabled table row */
-  size_t python;     /* Python rules skipped (not supported yet) */
+  size_t python;     /* Python rules: run by the pack side of the engine, skipped here */
   size_t not_rules;  /* other AnalysisTypes skipped */
   size_t errors;     /* documents that did not load, duplicate ids */
   size_t overridden; /* directory rules replaced by a table rule */

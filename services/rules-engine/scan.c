@@ -18,6 +18,7 @@ void oc_scan_init(oc_scan_t *scan) {
   oc_buf_init(&scan->title);
   oc_buf_init(&scan->dedup);
   oc_buf_init(&scan->line);
+  oc_buf_init(&scan->context);
 }
 
 static void oc_scan_abort_writers(oc_scan_t *scan) {
@@ -52,6 +53,7 @@ void oc_scan_deinit(oc_scan_t *scan) {
   oc_buf_deinit(&scan->title);
   oc_buf_deinit(&scan->dedup);
   oc_buf_deinit(&scan->line);
+  oc_buf_deinit(&scan->context);
   memset(scan, 0, sizeof(*scan));
 }
 
@@ -188,8 +190,8 @@ static void oc_scan_put_field(oc_buf_t *b, const char *name, const char *v, size
 }
 
 static oc_err_t oc_scan_write_match(oc_scan_t *scan, const oc_scan_opts_t *opts, oc_scan_type_t *t,
-                                    const oc_rule_t *rule, const char *line, size_t len,
-                                    const oc_json_t *root, int64_t ev_us, char *errstr,
+                                    const oc_rule_t *rule, const char *severity, const char *line,
+                                    size_t len, const oc_json_t *root, int64_t ev_us, char *errstr,
                                     size_t errstr_size) {
   if (!t->writer) {
     char table[256], name[256];
@@ -217,11 +219,15 @@ static oc_err_t oc_scan_write_match(oc_scan_t *scan, const oc_scan_opts_t *opts,
     oc_scan_put_field(&scan->line, "p_rule_id", rule->id, strlen(rule->id));
   }
   oc_scan_put_field(&scan->line, "p_rule_version", rule->version, strlen(rule->version));
-  oc_scan_put_field(&scan->line, "p_rule_severity", rule->severity, strlen(rule->severity));
+  oc_scan_put_field(&scan->line, "p_rule_severity", severity, strlen(severity));
   oc_scan_put_field(&scan->line, "p_alert_title", scan->title.data ? scan->title.data : "",
                     scan->title.len);
   oc_scan_put_field(&scan->line, "p_dedup", scan->dedup.data ? scan->dedup.data : "",
                     scan->dedup.len);
+  if (rule->ncontext) { /* an object, as Panther writes p_alert_context */
+    oc_buf_puts(&scan->line, ",\"p_alert_context\":");
+    oc_buf_append(&scan->line, scan->context.data, scan->context.len);
+  }
   oc_buf_putc(&scan->line, '}');
   if (!oc_buf_ok(&scan->line)) {
     snprintf(errstr, errstr_size, "out of memory");
@@ -281,9 +287,16 @@ static oc_err_t oc_scan_match(oc_scan_t *scan, const oc_scan_opts_t *opts, oc_de
                               size_t len, const oc_json_t *root, int64_t ev_us, char *errstr,
                               size_t errstr_size) {
   bool writing = opts->lake_root != NULL;
-  bool title_done = false;
+  bool title_done = false, extras_done = false;
+  const char *severity = rule->severity;
   oc_buf_reset(&scan->title);
   oc_buf_reset(&scan->dedup);
+  oc_buf_reset(&scan->context);
+  if (writing) { /* every written match carries its own severity and context */
+    severity = oc_rule_severity_for(rule, ctx);
+    oc_rule_render_context(rule, ctx, &scan->context);
+    extras_done = true;
+  }
   if (writing || (rule->title && !rule->ngroup_by)) {
     oc_rule_render_title(rule, ctx, &scan->title);
     title_done = true;
@@ -304,6 +317,16 @@ static oc_err_t oc_scan_match(oc_scan_t *scan, const oc_scan_opts_t *opts, oc_de
     g->title =
         oc_arena_strndup(&scan->keep, scan->title.data ? scan->title.data : "", scan->title.len);
     if (!g->title) goto nomem;
+    /* The group's severity and context are its first match's. */
+    if (!extras_done) {
+      severity = oc_rule_severity_for(rule, ctx);
+      oc_rule_render_context(rule, ctx, &scan->context);
+    }
+    if (!oc_buf_ok(&scan->context)) goto nomem;
+    g->severity = severity;
+    g->alert_context = oc_arena_strndup(&scan->keep, scan->context.data ? scan->context.data : "",
+                                        scan->context.len);
+    if (!g->alert_context) goto nomem;
     g->first_us = g->last_us = ev_us;
   }
   g->count++;
@@ -322,7 +345,8 @@ static oc_err_t oc_scan_match(oc_scan_t *scan, const oc_scan_opts_t *opts, oc_de
   scan->matches++;
   t->matches++;
   if (writing)
-    return oc_scan_write_match(scan, opts, t, rule, line, len, root, ev_us, errstr, errstr_size);
+    return oc_scan_write_match(scan, opts, t, rule, severity, line, len, root, ev_us, errstr,
+                               errstr_size);
   return OC_OK;
 nomem:
   snprintf(errstr, errstr_size, "out of memory");

@@ -1,7 +1,9 @@
 /* scan.h: runs a rule set over one lake file (zstd/gzip/plain JSON lines) and groups the
  * matches per (rule, dedup string): count, first/last event time, the title of the
- * first match and a few sample events. Optionally writes every matched event, with
- * p_rule_id, p_rule_version, p_rule_severity, p_alert_title and p_dedup added, to the
+ * first match (and its severity and AlertContext) and a few sample events. Optionally
+ * writes every matched event, with p_rule_id, p_rule_version, p_rule_severity (its
+ * DynamicSeverities result), p_alert_title, p_dedup and p_alert_context (rules with an
+ * AlertContext) added, to the
  * lake under kind "rules" (one file per log type, named after the input file, so a
  * rerun replaces it).
  *
@@ -34,6 +36,8 @@ typedef struct oc_match_group {
   char *dedup;
   size_t dedup_len;
   char *title;
+  const char *severity; /* the first match's (DynamicSeverities), a static string */
+  char *alert_context;  /* the first match's AlertContext as JSON; "" when the rule has none */
   uint64_t count;
   int64_t first_us, last_us;
   const char *samples[OC_SCAN_MAX_SAMPLES];
@@ -84,7 +88,7 @@ typedef struct oc_scan {
   /* internals */
   oc_arena_t ev;   /* parsed events, reset every OC_SCAN_ARENA_LINES */
   oc_arena_t keep; /* groups, titles, samples */
-  oc_buf_t title, dedup, line;
+  oc_buf_t title, dedup, line, context;
   oc_match_group_t **table;
   size_t table_cap;
   size_t cap_groups, cap_types;

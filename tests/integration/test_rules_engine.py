@@ -175,7 +175,7 @@ def main():
         assert errs[0]["file"].endswith("zz_broken.yml"), errs[0]
         assert errs[0]["line"] == "7", errs[0]
         assert "unknown condition" in errs[0]["reason"], errs[0]
-        assert "python rules are not supported yet" in text
+        assert "a Python rule: it runs from a pack" in text
         log("rules loaded; broken file reported:", errs[0]["reason"])
 
         # 300 events with known scenarios, normalized as the processor writes them.

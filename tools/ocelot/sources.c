@@ -3,6 +3,7 @@
  * schema enforces, so an operator gets a message naming the option rather than a
  * constraint name; every write is an upsert, so rerunning a setup script is harmless. */
 #include "tools/ocelot/sources.h"
+#include "tools/ocelot/upload.h"
 #include "tools/ocelot/logtypes.h"
 
 #include <getopt.h>
@@ -745,6 +746,7 @@ int oc_cli_rules(oc_cli_t *cli, int argc, char **argv) {
       {"put", oc_cli_rules_put, "store a YAML detection (new version on update)"},
       {"list", oc_cli_rules_list, "print every stored rule"},
       {"remove", oc_cli_rules_remove, "delete a stored rule"},
+      {"upload", oc_cli_rules_upload, "store a Panther pack, versioned (engines reload it)"},
   };
   return oc_cli_dispatch(cli, "rules", cmds, sizeof(cmds) / sizeof(cmds[0]), argc, argv);
 }

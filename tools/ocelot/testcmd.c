@@ -24,6 +24,7 @@
 #include "services/rules-engine/detection.h"
 #include "services/rules-engine/pack.h"
 #include "services/rules-engine/pyevent.h"
+#include "services/rules-engine/pycache.h"
 #include "services/rules-engine/pyhost.h"
 #include "services/rules-engine/pyrule.h"
 
@@ -58,6 +59,9 @@ static void oc_test_usage(FILE *out) {
           "  --json                 one JSON line per test (rule, test, passed, log, matched,\n"
           "                         title, dedup, severity, ...) instead of text\n"
           "  -v, --verbose          print passing tests too\n\n"
+          "panther_detection_helpers.caching works in tests (Mocks can replace its functions):\n"
+          "with OCELOT_REDIS_URL set it uses that Redis, otherwise an in-process store that\n"
+          "lives for the run (tests see each other's state, in file order).\n\n"
           "Prints each failure, then \"N passed, N failed\". Exits 1 when anything failed.\n");
 }
 
@@ -360,6 +364,13 @@ static int oc_test_pack(oc_test_run_t *run, const char *dir) {
     oc_cli_errorf("could not import unittest.mock and json");
     goto out;
   }
+  /* panther_detection_helpers.caching: Redis when OCELOT_REDIS_URL is set, else an
+   * in-process store (kept for the whole run, in test order). */
+  if (!oc_pycache_use_redis(getenv("OCELOT_REDIS_URL"), errstr, sizeof(errstr)) ||
+      !oc_pycache_install(errstr, sizeof(errstr))) {
+    oc_cli_errorf("%s", errstr);
+    goto out;
+  }
   prs = oc_pyrules_load(pack, errstr, sizeof(errstr));
   ctx = oc_det_ctx_new(pack->keys);
   if (!prs || !ctx) {
@@ -406,6 +417,7 @@ out:
   oc_pyresult_deinit(&res);
   oc_arena_deinit(&arena);
   oc_pack_destroy(pack);
+  oc_pycache_use_redis(NULL, NULL, 0);
   return rc;
 }
 

@@ -213,7 +213,7 @@ static void test_empty_object(void) {
   oc_arena_init(&ar, 1024);
   oc_buf_init(&out);
   const oc_json_t *ev = oc_json_parse(&ar, "{}", 2, 8, err, sizeof(err));
-  oc_norm_meta_t m = {"T", "00000000000000000000000000000000", 0, 0, "s", "l"};
+  oc_norm_meta_t m = {"T", "00000000000000000000000000000000", 0, 0, "s", "l", NULL, NULL};
   oc_normalize_event(&out, ev, &m);
   OC_CHECK_STR(out.data,
                "{\"p_log_type\":\"T\",\"p_row_id\":\"00000000000000000000000000000000\","

@@ -1,6 +1,8 @@
 /* test_detection.c: YAML match expressions (every condition and combinator, type
  * coercion, missing keys, KeyPath arrays, DeepKey), rule metadata and load errors with
- * lines, AlertTitle templates and dedup strings. */
+ * lines, AlertTitle templates and dedup strings; IP conditions, AlwaysTrue/False, list
+ * conditions with nested Expressions, multi-key comparisons, AlertContext and
+ * DynamicSeverities. */
 #include "services/rules-engine/detection.h"
 
 #include <stdio.h>
@@ -342,6 +344,7 @@ static void expect_error(const char *body, int want_line, const char *want_text)
   oc_rule_status_t st = load(body, &rule, &line, err, sizeof(err));
   OC_CHECK_INT(st, OC_RULE_ERROR);
   OC_CHECK(rule == NULL);
+  if (want_line >= 0 && line != want_line) fprintf(stderr, "(line %d) %s\n", line, err);
   if (want_line >= 0) OC_CHECK_INT(line, want_line);
   if (!strstr(err, want_text)) {
     fprintf(stderr, "error \"%s\" lacks \"%s\"\n", err, want_text);
@@ -503,7 +506,7 @@ static void test_metadata(void) {
       oc_rule_parse(py, strlen(py), "p.yml", NULL, NULL, NULL, &rule, &line, err, sizeof(err)),
       OC_RULE_PYTHON);
   OC_CHECK(rule == NULL);
-  OC_CHECK(strstr(err, "python rules are not supported yet") != NULL);
+  OC_CHECK(strstr(err, "a Python rule: it runs from a pack") != NULL);
   const char *pol = "AnalysisType: policy\nPolicyID: P\nResourceTypes: [AWS.S3.Bucket]\n";
   OC_CHECK_INT(
       oc_rule_parse(pol, strlen(pol), "p.yml", NULL, NULL, NULL, &rule, &line, err, sizeof(err)),
@@ -630,14 +633,416 @@ static void test_dedup(void) {
   OC_CHECK_STR(dedup_of(body), "Login by alice|123456789012:Root:<missing>:AWS::S3::Bucket");
 }
 
+/* ---- IP conditions, absolute, list and multi-key expressions ----------------------- */
+
+static const char *EVENT2 =
+    "{\"src\":\"10.1.2.3\",\"pub\":\"8.8.8.8\",\"v6\":\"2001:db8::1\",\"ula\":\"fd12::1\","
+    "\"ll\":\"fe80::1\",\"mapped\":\"::ffff:192.168.1.1\",\"bad\":\"300.1.1.1\","
+    "\"notip\":\"hello\",\"num\":17,\"loop\":\"127.0.0.1\",\"cg\":\"100.64.3.4\","
+    "\"mc\":\"224.0.0.1\",\"zero\":\"0.0.0.0\",\"doc\":\"203.0.113.5\","
+    "\"v6pub\":\"2606:4700::1111\",\"spaced\":\" 8.8.8.8\",\"cidrtext\":\"10.0.0.0/8\","
+    "\"ips\":[\"10.0.0.1\",\"8.8.4.4\"],\"name\":\"root\","
+    "\"items\":[{\"name\":\"a\",\"port\":22,\"cidr\":\"0.0.0.0/0\"},"
+    "{\"name\":\"b\",\"port\":443,\"cidr\":\"10.0.0.0/8\"}],"
+    "\"emptyList\":[],\"matrix\":[{\"inner\":[{\"v\":1}]},{\"inner\":[{\"v\":2}]}],"
+    "\"pairs\":[{\"v\":3,\"w\":3},{\"v\":9,\"w\":1}],"
+    "\"a\":5,\"b\":7,\"sa\":\"5\",\"nine\":9,\"s1\":\"Hello\",\"s2\":\"hello\",\"s3\":\"ell\","
+    "\"arn\":\"arn:aws:iam::123:user/bob\",\"user\":\"bob\",\"nested\":{\"x\":5},"
+    "\"list2\":[{\"v\":3},{\"v\":9}],\"t\":true,\"t2\":true,\"n1\":null,\"n2\":null}";
+static oc_json_t *event2;
+
+static int m2(const char *detection) {
+  return eval_on(detection, event2);
+}
+
+static int ip(const char *key, const char *cond) {
+  char d[512];
+  snprintf(d, sizeof(d), "  - Key: %s\n    Condition: %s\n", key, cond);
+  return m2(d);
+}
+
+static int cidr(const char *key, const char *cond, const char *value_line) {
+  char d[512];
+  snprintf(d, sizeof(d), "  - KeyPath: %s\n    Condition: %s\n    %s\n", key, cond, value_line);
+  return m2(d);
+}
+
+static void test_ip_conditions(void) {
+  OC_CHECK_INT(ip("src", "IsIPAddress"), 1);
+  OC_CHECK_INT(ip("v6", "IsIPAddress"), 1);
+  OC_CHECK_INT(ip("mapped", "IsIPAddress"), 1);
+  OC_CHECK_INT(ip("bad", "IsIPAddress"), 0);
+  OC_CHECK_INT(ip("notip", "IsIPAddress"), 0);
+  OC_CHECK_INT(ip("num", "IsIPAddress"), 0);
+  OC_CHECK_INT(ip("spaced", "IsIPAddress"), 0);
+  OC_CHECK_INT(ip("cidrtext", "IsIPAddress"), 0);
+  OC_CHECK_INT(ip("absent", "IsIPAddress"), 0);
+  OC_CHECK_INT(ip("src", "IsIPv4Address"), 1);
+  OC_CHECK_INT(ip("src", "isipaddressipv4"), 1); /* alias, names any case */
+  OC_CHECK_INT(ip("v6", "IsIPv4Address"), 0);
+  OC_CHECK_INT(ip("mapped", "IsIPv4Address"), 0);
+  OC_CHECK_INT(ip("v6", "IsIPv6Address"), 1);
+  OC_CHECK_INT(ip("mapped", "IsIPv6Address"), 1);
+  OC_CHECK_INT(ip("src", "IsIPv6Address"), 0);
+  OC_CHECK_INT(ip("notip", "IsIPv6Address"), 0);
+
+  const char *priv[] = {"src", "loop", "cg", "ula", "ll", "mapped"};
+  for (size_t i = 0; i < sizeof(priv) / sizeof(priv[0]); i++) {
+    OC_CHECK_INT(ip(priv[i], "IsIPAddressPrivate"), 1);
+    OC_CHECK_INT(ip(priv[i], "IsIPAddressPublic"), 0);
+  }
+  const char *pub[] = {"pub", "v6pub", "doc", "v6"};
+  for (size_t i = 0; i < sizeof(pub) / sizeof(pub[0]); i++) {
+    OC_CHECK_INT(ip(pub[i], "IsIPAddressPublic"), 1);
+    OC_CHECK_INT(ip(pub[i], "IsIPAddressPrivate"), 0);
+  }
+  const char *neither[] = {"mc", "zero", "notip", "absent", "num"};
+  for (size_t i = 0; i < sizeof(neither) / sizeof(neither[0]); i++) {
+    OC_CHECK_INT(ip(neither[i], "IsIPAddressPublic"), 0);
+    OC_CHECK_INT(ip(neither[i], "IsIPAddressPrivate"), 0);
+  }
+
+  OC_CHECK_INT(cidr("src", "IsIPAddressInCIDR", "Value: 10.0.0.0/8"), 1);
+  OC_CHECK_INT(cidr("pub", "IsIPAddressInCIDR", "Value: 10.0.0.0/8"), 0);
+  OC_CHECK_INT(cidr("src", "IsIPAddressInCIDR", "Value: 10.1.2.3/8"), 1); /* host bits */
+  OC_CHECK_INT(cidr("src", "IsIPAddressInCIDR", "Value: 10.1.0.0/17"), 1);
+  OC_CHECK_INT(cidr("src", "IsIPAddressInCIDR", "Value: 10.1.128.0/17"), 0);
+  OC_CHECK_INT(cidr("src", "IsIPAddressInCIDR", "Value: 10.1.2.3"), 1); /* bare = /32 */
+  OC_CHECK_INT(cidr("src", "IsIPAddressInCIDR", "Value: 10.1.2.4"), 0);
+  OC_CHECK_INT(cidr("pub", "IsIPAddressInCIDR", "Value: 0.0.0.0/0"), 1);
+  OC_CHECK_INT(cidr("v6", "IsIPAddressInCIDR", "Value: 0.0.0.0/0"), 0);
+  OC_CHECK_INT(cidr("v6", "IsIPAddressInCIDR", "Value: 2001:db8::/32"), 1);
+  OC_CHECK_INT(cidr("v6", "IsIPAddressInCIDR", "Value: 2001:db9::/32"), 0);
+  OC_CHECK_INT(cidr("src", "IsIPAddressInCIDR", "Value: 2001:db8::/32"), 0);
+  OC_CHECK_INT(cidr("mapped", "IsIPAddressInCIDR", "Values: [10.0.0.0/8, 192.168.0.0/16]"), 1);
+  OC_CHECK_INT(cidr("pub", "IsIPAddressInCIDR", "Values: [10.0.0.0/8, 192.168.0.0/16]"), 0);
+  OC_CHECK_INT(cidr("pub", "IsIPAddressInCIDR", "Values: [10.0.0.0/8, \"8.8.8.0/24\"]"), 1);
+  OC_CHECK_INT(cidr("ips[*]", "IsIPAddressInCIDR", "Value: 8.8.0.0/16"), 1); /* any element */
+  OC_CHECK_INT(cidr("ips[0]", "IsIPAddressInCIDR", "Value: 8.8.0.0/16"), 0);
+  OC_CHECK_INT(cidr("notip", "IsIPAddressInCIDR", "Value: 0.0.0.0/0"), 0);
+  OC_CHECK_INT(cidr("src", "IsIPAddressNotInCIDR", "Value: 10.0.0.0/8"), 0);
+  OC_CHECK_INT(cidr("pub", "IsIPAddressNotInCIDR", "Value: 10.0.0.0/8"), 1);
+  OC_CHECK_INT(cidr("absent", "IsIPAddressNotInCIDR", "Value: 10.0.0.0/8"), 1);
+  OC_CHECK_INT(cidr("notip", "IsIPAddressNotInCIDR", "Value: 10.0.0.0/8"), 1);
+  OC_CHECK_INT(cidr("pub", "IsIPAddressNotInCIDR", "Values: [10.0.0.0/8, 8.0.0.0/7]"), 0);
+}
+
+static void test_absolute(void) {
+  OC_CHECK_INT(m2("  - Condition: AlwaysTrue\n"), 1);
+  OC_CHECK_INT(m2("  - Condition: AlwaysFalse\n"), 0);
+  OC_CHECK_INT(m2("  - Any:\n      - Condition: AlwaysFalse\n      - Key: user\n"
+                  "        Condition: Equals\n        Value: bob\n"),
+               1);
+  OC_CHECK_INT(m2("  - Key: user\n    Condition: Equals\n    Value: bob\n"
+                  "  - Condition: AlwaysFalse\n"),
+               0);
+  OC_CHECK_INT(m2("  - None:\n      - Condition: AlwaysFalse\n"), 1);
+}
+
+static void test_list_conditions(void) {
+  const char *fmt = "  - Key: %s\n    Condition: %s\n    Expressions:\n%s";
+  char d[2048];
+#define LIST(key, cond, exprs) (snprintf(d, sizeof(d), fmt, key, cond, exprs), m2(d))
+  const char *port22 = "      - Key: port\n        Condition: Equals\n        Value: 22\n";
+  const char *port80 = "      - Key: port\n        Condition: Equals\n        Value: 80\n";
+  const char *over20 = "      - Key: port\n        Condition: GreaterThan\n        Value: 20\n";
+  const char *over100 = "      - Key: port\n        Condition: GreaterThan\n        Value: 100\n";
+  OC_CHECK_INT(LIST("items", "AnyElement", port22), 1);
+  OC_CHECK_INT(LIST("items", "AnyElement", port80), 0);
+  OC_CHECK_INT(LIST("items", "AllElements", over20), 1);
+  OC_CHECK_INT(LIST("items", "AllElements", over100), 0);
+  OC_CHECK_INT(LIST("items", "OnlyOneElement", over100), 1);
+  OC_CHECK_INT(LIST("items", "OnlyOneElement", over20), 0);
+  OC_CHECK_INT(LIST("items", "OnlyOneElement", port80), 0);
+  OC_CHECK_INT(LIST("items", "NoElement", port80), 1);
+  OC_CHECK_INT(LIST("items", "NoElement", port22), 0);
+  /* Several expressions hold for one element (an implicit All per element). */
+  OC_CHECK_INT(LIST("items", "AnyElement",
+                    "      - Key: name\n        Condition: Equals\n        Value: a\n"
+                    "      - Key: port\n        Condition: Equals\n        Value: 443\n"),
+               0);
+  OC_CHECK_INT(LIST("items", "AnyElement",
+                    "      - Key: name\n        Condition: Equals\n        Value: b\n"
+                    "      - Key: port\n        Condition: Equals\n        Value: 443\n"),
+               1);
+  /* Keys are relative to the element, even when the event has a member of that name
+   * (and the key cache must not answer for the element). */
+  OC_CHECK_INT(LIST("items", "AnyElement",
+                    "      - Key: name\n        Condition: Equals\n        Value: root\n"),
+               0);
+  OC_CHECK_INT(LIST("items", "AnyElement", "      - Key: user\n        Condition: Exists\n"), 0);
+  OC_CHECK_INT(LIST("items", "AnyElement",
+                    "      - Key: cidr\n        Condition: Equals\n        Value: 0.0.0.0/0\n"),
+               1);
+  /* Absent, not an array, empty. */
+  OC_CHECK_INT(LIST("absent", "AnyElement", port22), 0);
+  OC_CHECK_INT(LIST("absent", "AllElements", port22), 0);
+  OC_CHECK_INT(LIST("absent", "NoElement", port22), 1);
+  OC_CHECK_INT(LIST("user", "AnyElement", port22), 0);
+  OC_CHECK_INT(LIST("emptyList", "AllElements", port22), 1);
+  OC_CHECK_INT(LIST("emptyList", "AnyElement", port22), 0);
+  OC_CHECK_INT(LIST("emptyList", "OnlyOneElement", port22), 0);
+  /* Nested lists and a combinator inside. */
+  OC_CHECK_INT(LIST("matrix", "AnyElement",
+                    "      - Key: inner\n        Condition: AnyElement\n        Expressions:\n"
+                    "          - Key: v\n            Condition: Equals\n            Value: 2\n"),
+               1);
+  OC_CHECK_INT(LIST("matrix", "AllElements",
+                    "      - Key: inner\n        Condition: AnyElement\n        Expressions:\n"
+                    "          - Key: v\n            Condition: Equals\n            Value: 2\n"),
+               0);
+  OC_CHECK_INT(LIST("items", "AllElements",
+                    "      - Any:\n          - Key: port\n            Condition: Equals\n"
+                    "            Value: 22\n          - Key: name\n            Condition: Equals\n"
+                    "            Value: b\n"),
+               1);
+  /* A multi-key comparison inside, per element. */
+  const char *vw =
+      "      - Condition: Equals\n        Values:\n          - Key: v\n"
+      "          - Key: w\n";
+  OC_CHECK_INT(LIST("pairs", "AnyElement", vw), 1);
+  OC_CHECK_INT(LIST("pairs", "AllElements", vw), 0);
+  /* After the list, the root is the event again. */
+  snprintf(d, sizeof(d), fmt, "items", "AnyElement", port22);
+  strcat(d, "  - Key: user\n    Condition: Equals\n    Value: bob\n");
+  OC_CHECK_INT(m2(d), 1);
+#undef LIST
+}
+
+static int multi(const char *cond, const char *k1, const char *k2) {
+  char d[512];
+  snprintf(d, sizeof(d), "  - Condition: %s\n    Values:\n      - %s\n      - %s\n", cond, k1, k2);
+  return m2(d);
+}
+
+static void test_multi_key(void) {
+  OC_CHECK_INT(multi("Equals", "Key: a", "Key: a"), 1);
+  OC_CHECK_INT(multi("Equals", "Key: a", "Key: b"), 0);
+  OC_CHECK_INT(multi("Equals", "Key: a", "Key: sa"), 1); /* 5 and "5" */
+  OC_CHECK_INT(multi("Equals", "Key: t", "Key: t2"), 1);
+  OC_CHECK_INT(multi("Equals", "Key: n1", "Key: n2"), 1);
+  OC_CHECK_INT(multi("Equals", "Key: t", "Key: n1"), 0);
+  OC_CHECK_INT(multi("Equals", "KeyPath: nested.x", "Key: a"), 1);
+  OC_CHECK_INT(multi("Equals", "Key: a", "Key: missing"), 0);
+  OC_CHECK_INT(multi("DoesNotEqual", "Key: a", "Key: b"), 1);
+  OC_CHECK_INT(multi("DoesNotEqual", "Key: a", "Key: sa"), 0);
+  OC_CHECK_INT(multi("DoesNotEqual", "Key: a", "Key: missing"), 1);
+  OC_CHECK_INT(multi("GreaterThan", "Key: b", "Key: a"), 1);
+  OC_CHECK_INT(multi("IsGreaterThan", "Key: a", "Key: b"), 0);
+  OC_CHECK_INT(multi("LessThan", "Key: a", "Key: b"), 1);
+  OC_CHECK_INT(multi("LessThanOrEqual", "Key: a", "Key: sa"), 1);
+  OC_CHECK_INT(multi("GreaterThan", "Key: s1", "Key: a"), 0); /* not numeric */
+  OC_CHECK_INT(multi("Equals", "Key: s1", "Key: s2"), 0);
+  OC_CHECK_INT(multi("IEquals", "Key: s1", "Key: s2"), 1);
+  OC_CHECK_INT(multi("IDoesNotEqual", "Key: s1", "Key: s2"), 0);
+  OC_CHECK_INT(multi("Contains", "Key: s1", "Key: s3"), 1);
+  OC_CHECK_INT(multi("Contains", "Key: s3", "Key: s1"), 0);
+  OC_CHECK_INT(multi("EndsWith", "Key: arn", "Key: user"), 1);
+  OC_CHECK_INT(multi("StartsWith", "Key: arn", "Key: user"), 0);
+  OC_CHECK_INT(multi("IStartsWith", "Key: s2", "Key: s1"), 1);
+  OC_CHECK_INT(multi("DoesNotEndWith", "Key: arn", "Key: user"), 0);
+  /* Multi-valued keys: any pair. */
+  OC_CHECK_INT(multi("Equals", "KeyPath: \"list2[*].v\"", "Key: nine"), 1);
+  OC_CHECK_INT(multi("Equals", "DeepKey: [list2, v]", "Key: b"), 0);
+  OC_CHECK_INT(multi("Equals", "DeepKey: [list2, v]", "DeepKey: [pairs, v]"), 1);
+}
+
+static void test_new_load_errors(void) {
+  /* HEAD is four lines: "Detection:" is line 5, the first expression line 6. */
+  expect_error(
+      "Detection:\n  - Key: src\n    Condition: IsIPAddressInCIDR\n"
+      "    Value: 10.0.0.0/33\n",
+      8, "malformed CIDR \"10.0.0.0/33\"");
+  expect_error(
+      "Detection:\n  - Key: src\n    Condition: IsIPAddressNotInCIDR\n"
+      "    Values:\n      - 10.0.0.0/8\n      - banana\n",
+      10, "malformed CIDR \"banana\"");
+  expect_error(
+      "Detection:\n  - Key: src\n    Condition: IsIPAddressInCIDR\n"
+      "    Values:\n      - [10.0.0.0/8]\n",
+      9, "a CIDR must be a string");
+  expect_error("Detection:\n  - Key: src\n    Condition: IsIPAddressInCIDR\n", 6, "needs a CIDR");
+  expect_error("Detection:\n  - Key: src\n    Condition: IsIPAddress\n    Value: x\n", 8,
+               "takes no Value");
+  expect_error("Detection:\n  - Key: src\n    Condition: AlwaysTrue\n", 6, "takes no key");
+  expect_error("Detection:\n  - Key: items\n    Condition: AnyElement\n", 6, "needs Expressions");
+  expect_error(
+      "Detection:\n  - Key: items\n    Condition: Equals\n    Value: 1\n"
+      "    Expressions:\n      - Key: a\n        Condition: Exists\n",
+      10, "takes no Expressions");
+  expect_error(
+      "Detection:\n  - Key: items\n    Condition: AllElements\n"
+      "    Expressions: {Key: a}\n",
+      8, "Expressions must be a list");
+  expect_error(
+      "Detection:\n  - Key: items\n    Condition: AnyElement\n    Expressions:\n"
+      "      - Key: port\n        Condition: Equals\n        Value: 1\n"
+      "      - Key: port\n        Condition: Equal\n        Value: 2\n",
+      13, "unknown condition \"Equal\"");
+  expect_error("Detection:\n  - Condition: Equals\n    Values:\n      - Key: a\n", 8,
+               "exactly two keys");
+  expect_error(
+      "Detection:\n  - Condition: Equals\n    Values:\n      - Key: a\n      - Key: b\n"
+      "      - Key: c\n",
+      8, "exactly two keys");
+  expect_error("Detection:\n  - Condition: IsIn\n    Values:\n      - Key: a\n      - Key: b\n", 8,
+               "cannot compare two keys");
+  expect_error(
+      "Detection:\n  - Condition: Equals\n    Values:\n      - Key: a\n"
+      "      - Nope: b\n",
+      9, "take Key, KeyPath or DeepKey");
+  expect_error(
+      "Detection:\n  - Condition: Equals\n    Values:\n      - Key: a\n"
+      "      - KeyPath: \"a..b\"\n",
+      9, "malformed key path");
+  expect_error("Detection:\n  - Condition: Equals\n    Values: [x, y]\n", 6,
+               "without Key, KeyPath or DeepKey");
+}
+
+/* ---- AlertContext and DynamicSeverities -------------------------------------------- */
+
+static oc_rule_t *load_ok(const char *body) {
+  oc_rule_t *rule = NULL;
+  char err[512];
+  int line = 0;
+  if (load(body, &rule, &line, err, sizeof(err)) != OC_RULE_OK) {
+    fprintf(stderr, "load error (line %d): %s\n", line, err);
+    return NULL;
+  }
+  return rule;
+}
+
+static const char *DET_ANY = "Detection:\n  - Condition: AlwaysTrue\n";
+
+static void context_of(const char *ctxdef, const oc_json_t *ev, char *out, size_t size) {
+  char body[4096];
+  snprintf(body, sizeof(body), "%s%s", ctxdef, DET_ANY);
+  out[0] = '\0';
+  oc_rule_t *rule = load_ok(body);
+  if (!rule) return;
+  oc_det_ctx_t *ctx = oc_det_ctx_new(NULL);
+  oc_det_ctx_set_event(ctx, ev);
+  oc_buf_t b;
+  oc_buf_init(&b);
+  if (oc_rule_render_context(rule, ctx, &b))
+    snprintf(out, size, "%s", b.data ? b.data : "");
+  else
+    snprintf(out, size, "(none)");
+  oc_buf_deinit(&b);
+  oc_det_ctx_destroy(ctx);
+  oc_rule_destroy(rule);
+}
+
+static void test_alert_context(void) {
+  char got[4096];
+  context_of(
+      "AlertContext:\n  user:\n    KeyPath: userIdentity.userName\n"
+      "  port: {Key: port}\n  missing: {Key: nope}\n"
+      "  types: {KeyPath: \"resources[*].type\"}\n  obj: {Key: obj}\n"
+      "  kind: userIdentity.type\n  ports: {DeepKey: [requestParameters, ipPermissions, "
+      "items, ipRanges, items, cidrIp]}\n  none: {KeyPath: \"nope[*]\"}\n",
+      event, got, sizeof(got));
+  OC_CHECK_STR(got,
+               "{\"user\":\"alice\",\"port\":443,\"missing\":null,"
+               "\"types\":[\"AWS::S3::Bucket\",\"AWS::IAM::Role\"],\"obj\":{\"k\":[1,2]},"
+               "\"kind\":\"Root\",\"ports\":[\"10.0.0.0/8\",\"0.0.0.0/0\"],\"none\":[]}");
+  /* Panther's list form. */
+  context_of(
+      "AlertContext:\n  - KeyName: account\n    KeyValue:\n      Key: recipientAccountId\n"
+      "  - KeyName: mixed\n    KeyValue: {Key: mixed}\n",
+      event, got, sizeof(got));
+  OC_CHECK_STR(got, "{\"account\":\"123456789012\",\"mixed\":\"HeLLo World\"}");
+  context_of("", event, got, sizeof(got));
+  OC_CHECK_STR(got, "(none)");
+
+  /* Over the limit: replaced by an error object. */
+  size_t big = 120 * 1024;
+  char *text = malloc(big + 64);
+  memcpy(text, "{\"huge\":\"", 9);
+  memset(text + 9, 'x', big);
+  memcpy(text + 9 + big, "\"}", 3);
+  oc_json_t *ev = parse(text);
+  context_of("AlertContext:\n  one: {Key: huge}\n", ev, got, sizeof(got));
+  OC_CHECK(strlen(got) == sizeof(got) - 1); /* fits the limit: cut only by this buffer */
+  context_of("AlertContext:\n  one: {Key: huge}\n  two: {Key: huge}\n", ev, got, sizeof(got));
+  OC_CHECK_STR(got, "{\"_error\":\"alert context is larger than 204800 bytes\"}");
+  free(text);
+
+  /* Errors name the line. HEAD is four lines. */
+  expect_error(
+      "AlertContext:\n  a: {Key: x}\n  a: {Key: y}\nDetection:\n  - Condition: AlwaysTrue\n", 7,
+      "duplicate AlertContext name \"a\"");
+  expect_error("AlertContext:\n  a: {Nope: x}\nDetection:\n  - Condition: AlwaysTrue\n", 6,
+               "take Key, KeyPath or DeepKey");
+  expect_error("AlertContext:\n  a: \"x..y\"\nDetection:\n  - Condition: AlwaysTrue\n", 6,
+               "malformed key path");
+  expect_error("AlertContext:\n  - KeyName: a\nDetection:\n  - Condition: AlwaysTrue\n", 6,
+               "needs KeyName and KeyValue");
+  expect_error("AlertContext: yes\nDetection:\n  - Condition: AlwaysTrue\n", 5,
+               "AlertContext must be a mapping");
+}
+
+static const char *severity_of(const char *dynsev, const oc_json_t *ev) {
+  static char out[64];
+  char body[4096];
+  snprintf(body, sizeof(body), "%s%s", dynsev, DET_ANY);
+  oc_rule_t *rule = load_ok(body);
+  if (!rule) return "(load error)";
+  oc_det_keys_t *keys = NULL;
+  oc_det_ctx_t *ctx = oc_det_ctx_new(keys);
+  oc_det_ctx_set_event(ctx, ev);
+  snprintf(out, sizeof(out), "%s", oc_rule_severity_for(rule, ctx));
+  oc_det_ctx_destroy(ctx);
+  oc_rule_destroy(rule);
+  return out;
+}
+
+static void test_dynamic_severities(void) {
+  const char *two =
+      "DynamicSeverities:\n  - ChangeTo: critical\n    Conditions:\n"
+      "      - Key: port\n        Condition: GreaterThan\n        Value: %d\n"
+      "  - ChangeTo: High\n    Conditions:\n      - KeyPath: userIdentity.type\n"
+      "        Condition: Equals\n        Value: %s\n";
+  char d[1024];
+  snprintf(d, sizeof(d), two, 1000, "Root");
+  OC_CHECK_STR(severity_of(d, event), "HIGH"); /* the first fails, the second holds */
+  snprintf(d, sizeof(d), two, 100, "Root");
+  OC_CHECK_STR(severity_of(d, event), "CRITICAL"); /* the first that holds wins */
+  snprintf(d, sizeof(d), two, 1000, "IAMUser");
+  OC_CHECK_STR(severity_of(d, event), "LOW"); /* none: the rule's Severity */
+  OC_CHECK_STR(severity_of("", event), "LOW");
+
+  expect_error(
+      "DynamicSeverities:\n  - ChangeTo: Urgent\n    Conditions:\n"
+      "      - Condition: AlwaysTrue\n"
+      "Detection:\n  - Condition: AlwaysTrue\n",
+      6, "ChangeTo must be one of");
+  expect_error(
+      "DynamicSeverities:\n  - ChangeTo: High\n"
+      "Detection:\n  - Condition: AlwaysTrue\n",
+      6, "without Conditions");
+  expect_error(
+      "DynamicSeverities:\n  - ChangeTo: High\n    Conditions:\n"
+      "      - Key: a\n        Condition: Bogus\n"
+      "Detection:\n  - Condition: AlwaysTrue\n",
+      9, "DynamicSeverities: unknown condition \"Bogus\"");
+  expect_error(
+      "DynamicSeverities:\n  - ChangeTo: High\n    Conditions: []\n"
+      "    Extra: 1\nDetection:\n  - Condition: AlwaysTrue\n",
+      8, "take ChangeTo and Conditions");
+}
+
 OC_TEST_MAIN(OC_TEST(test_equals), OC_TEST(test_type_coercion), OC_TEST(test_is_in),
              OC_TEST(test_strings), OC_TEST(test_presence), OC_TEST(test_numbers),
              OC_TEST(test_key_paths), OC_TEST(test_deep_key), OC_TEST(test_combinators),
              OC_TEST(test_load_errors), OC_TEST(test_metadata), OC_TEST(test_titles),
-             OC_TEST(test_dedup))
+             OC_TEST(test_dedup), OC_TEST(test_ip_conditions), OC_TEST(test_absolute),
+             OC_TEST(test_list_conditions), OC_TEST(test_multi_key), OC_TEST(test_new_load_errors),
+             OC_TEST(test_alert_context), OC_TEST(test_dynamic_severities))
 
 /* The event is parsed before main runs the cases. */
 __attribute__((constructor)) static void setup(void) {
   oc_arena_init(&arena, 64 * 1024);
   event = parse(EVENT);
+  event2 = parse(EVENT2);
 }

@@ -278,6 +278,106 @@ out:
   oc_ruleset_destroy(rs);
 }
 
+/* DynamicSeverities and AlertContext: a group keeps its first match's; every written
+ * match carries its own. */
+static void test_scan_severity_context(void) {
+  static const char *DYN =
+      "AnalysisType: rule\nRuleID: T.Dyn\nLogTypes: [AWS.CloudTrail]\nSeverity: Low\n"
+      "GroupBy:\n  - Key: eventName\n"
+      "AlertContext:\n  ip: {Key: sourceIPAddress}\n  type: {KeyPath: userIdentity.type}\n"
+      "DynamicSeverities:\n  - ChangeTo: Critical\n    Conditions:\n"
+      "      - Key: sourceIPAddress\n        Condition: IsIPAddressPrivate\n"
+      "Detection:\n  - Key: eventName\n    Condition: StartsWith\n    Value: Get\n";
+  char key[1024], path[2048], err[512];
+  static char store[4][2048];
+  const char *lines[4];
+  snprintf(store[0], sizeof(store[0]), "%s",
+           ct("GetObject", "IAMUser", "A", "10.0.0.1", "2026-11-01 10:01:00.000000000"));
+  snprintf(store[1], sizeof(store[1]), "%s",
+           ct("GetObject", "Root", "A", "9.9.9.9", "2026-11-01 10:02:00.000000000"));
+  snprintf(store[2], sizeof(store[2]), "%s",
+           ct("GetBucketAcl", "IAMUser", "A", "8.8.8.8", "2026-11-01 10:03:00.000000000"));
+  snprintf(store[3], sizeof(store[3]), "%s",
+           ct("StopLogging", "IAMUser", "A", "8.8.8.8", "2026-11-01 10:04:00.000000000"));
+  for (int i = 0; i < 4; i++)
+    lines[i] = store[i];
+  write_lake("20261101T10-dyn", lines, 4, key, sizeof(key));
+  snprintf(path, sizeof(path), "%s/%s", root, key);
+
+  oc_ruleset_t *rs = oc_ruleset_new();
+  OC_CHECK_INT(oc_ruleset_add(rs, DYN, strlen(DYN), "dyn.yml", NULL, NULL, false), OC_RULE_OK);
+  oc_ruleset_add(rs, NO_TITLE, strlen(NO_TITLE), "c.yml", NULL, NULL, false);
+  OC_CHECK_INT(oc_ruleset_finish(rs, err, sizeof(err)), OC_OK);
+  oc_scan_t scan;
+  oc_scan_init(&scan);
+  oc_scan_opts_t opts = {.default_log_type = "AWS.CloudTrail",
+                         .default_time_us = us("2026-11-01T09:00:00Z"),
+                         .lake_root = root,
+                         .input_key = key,
+                         .zstd_level = 3};
+  for (int pass = 0; pass < 2; pass++) { /* without and with the rules/ output */
+    if (pass == 0)
+      opts.lake_root = NULL;
+    else
+      opts.lake_root = root;
+    OC_CHECK_INT(oc_scan_file(&scan, rs, path, &opts, err, sizeof(err)), OC_OK);
+    OC_CHECK_INT(scan.ngroups, 3);
+    const oc_match_group_t *g = group(&scan, "T.Dyn", "GetObject");
+    OC_CHECK(g != NULL);
+    if (g) {
+      OC_CHECK_INT(g->count, 2);
+      OC_CHECK_STR(g->severity, "CRITICAL");
+      OC_CHECK_STR(g->alert_context, "{\"ip\":\"10.0.0.1\",\"type\":\"IAMUser\"}");
+    }
+    g = group(&scan, "T.Dyn", "GetBucketAcl");
+    OC_CHECK(g != NULL);
+    if (g) {
+      OC_CHECK_STR(g->severity, "LOW");
+      OC_CHECK_STR(g->alert_context, "{\"ip\":\"8.8.8.8\",\"type\":\"IAMUser\"}");
+    }
+    g = group(&scan, "T.NoTitle", "defaultDedupString:T.NoTitle");
+    OC_CHECK(g != NULL);
+    if (g) {
+      OC_CHECK_STR(g->severity, "INFO");
+      OC_CHECK_STR(g->alert_context, "");
+    }
+  }
+  OC_CHECK_INT(scan.noutputs, 1);
+  if (scan.noutputs == 1) {
+    char out[2048];
+    snprintf(out, sizeof(out), "%s/%s", root, scan.outputs[0].key);
+    oc_reader_t *r = oc_reader_open(out, 1 << 20, err, sizeof(err));
+    OC_CHECK(r != NULL);
+    const char *want_sev[] = {"CRITICAL", "LOW", "LOW", "INFO"};
+    const char *want_ip[] = {"10.0.0.1", "9.9.9.9", "8.8.8.8", NULL};
+    const char *line;
+    size_t len;
+    int n = 0;
+    oc_arena_t arena;
+    oc_arena_init(&arena, 4096);
+    while (r && oc_reader_next_line(r, &line, &len) == OC_OK && n < 4) {
+      oc_json_t *v = oc_json_parse(&arena, line, len, 64, err, sizeof(err));
+      OC_CHECK(v != NULL);
+      if (!v) break;
+      OC_CHECK(oc_json_streq(oc_json_get(v, "p_rule_severity"), want_sev[n]));
+      const oc_json_t *c = oc_json_get(v, "p_alert_context");
+      if (want_ip[n]) {
+        OC_CHECK(c && c->type == OC_JSON_OBJECT);
+        OC_CHECK(oc_json_streq(oc_json_get(c, "ip"), want_ip[n]));
+        OC_CHECK(oc_json_streq(oc_json_get(c, "type"), n == 1 ? "Root" : "IAMUser"));
+      } else {
+        OC_CHECK(c == NULL);
+      }
+      n++;
+    }
+    OC_CHECK_INT(n, 4);
+    oc_arena_deinit(&arena);
+    oc_reader_destroy(r);
+  }
+  oc_scan_deinit(&scan);
+  oc_ruleset_destroy(rs);
+}
+
 /* Log types without rules past OC_SCAN_MAX_TYPES are counted, not tracked one by one. */
 static void test_many_log_types(void) {
   char key[1024], path[2048], err[512];
@@ -340,4 +440,5 @@ static void test_setup(void) {
 }
 
 OC_TEST_MAIN(OC_TEST(test_setup), OC_TEST(test_scan_groups), OC_TEST(test_scan_output),
-             OC_TEST(test_many_log_types), OC_TEST(test_output_name))
+             OC_TEST(test_scan_severity_context), OC_TEST(test_many_log_types),
+             OC_TEST(test_output_name))
