@@ -33,24 +33,14 @@ struct oc_csvparse {
   char hdr_err[160];
 };
 
-static void fail(char *errstr, size_t errstr_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void fail(char *errstr, size_t errstr_size, const char *fmt, ...) {
-  if (!errstr || !errstr_size) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(errstr, errstr_size, fmt, ap);
-  va_end(ap);
-}
-
 static bool valid_name(const char *s, size_t len, char *errstr, size_t errstr_size) {
   if (len == 0) {
-    fail(errstr, errstr_size, "empty column name");
+    oc_tp_fail(errstr, errstr_size, "empty column name");
     return false;
   }
   if (len > OC_TEXTPARSE_MAX_NAME) {
-    fail(errstr, errstr_size, "column name \"%.40s...\" is longer than %d bytes", s,
-         OC_TEXTPARSE_MAX_NAME);
+    oc_tp_fail(errstr, errstr_size, "column name \"%.40s...\" is longer than %d bytes", s,
+               OC_TEXTPARSE_MAX_NAME);
     return false;
   }
   return true;
@@ -61,16 +51,16 @@ oc_csvparse_t *oc_csvparse_new(char delimiter, bool has_header, const char *cons
                                size_t errstr_size) {
   oc_csvparse_t *p = NULL;
   if (delimiter == '"' || delimiter == '\r' || delimiter == '\n' || delimiter == '\0') {
-    fail(errstr, errstr_size, "invalid csv delimiter 0x%02x", (unsigned char)delimiter);
+    oc_tp_fail(errstr, errstr_size, "invalid csv delimiter 0x%02x", (unsigned char)delimiter);
     return NULL;
   }
   if (!has_header && ncolumns == 0) {
-    fail(errstr, errstr_size, "csv parser needs columns when there is no header");
+    oc_tp_fail(errstr, errstr_size, "csv parser needs columns when there is no header");
     return NULL;
   }
   if (ncolumns > OC_TEXTPARSE_MAX_FIELDS) {
-    fail(errstr, errstr_size, "csv parser has %zu columns, more than the limit of %d", ncolumns,
-         OC_TEXTPARSE_MAX_FIELDS);
+    oc_tp_fail(errstr, errstr_size, "csv parser has %zu columns, more than the limit of %d",
+               ncolumns, OC_TEXTPARSE_MAX_FIELDS);
     return NULL;
   }
   if (!(p = calloc(1, sizeof(*p)))) goto nomem;
@@ -87,7 +77,7 @@ oc_csvparse_t *oc_csvparse_new(char delimiter, bool has_header, const char *cons
       if (!valid_name(c, len, errstr, errstr_size)) goto err;
       for (size_t j = 0; j < i; j++)
         if (strcmp(p->cols[j], c) == 0) {
-          fail(errstr, errstr_size, "column \"%s\" appears twice", c);
+          oc_tp_fail(errstr, errstr_size, "column \"%s\" appears twice", c);
           goto err;
         }
       if (!(p->cols[i] = strdup(c))) goto nomem;
@@ -100,7 +90,7 @@ oc_csvparse_t *oc_csvparse_new(char delimiter, bool has_header, const char *cons
   }
   return p;
 nomem:
-  fail(errstr, errstr_size, "out of memory");
+  oc_tp_fail(errstr, errstr_size, "out of memory");
 err:
   oc_csvparse_destroy(p);
   return NULL;
@@ -145,7 +135,7 @@ static oc_err_t read_field(const oc_csvparse_t *p, oc_arena_t *a, const char *li
     for (;;) {
       const char *q = k < len ? memchr(line + k, '"', len - k) : NULL;
       if (!q) {
-        fail(errstr, errstr_size, "unterminated quoted field starting at byte %zu", j);
+        oc_tp_fail(errstr, errstr_size, "unterminated quoted field starting at byte %zu", j);
         return OC_ERR_INVALID;
       }
       size_t qi = (size_t)(q - line);
@@ -170,7 +160,8 @@ static oc_err_t read_field(const oc_csvparse_t *p, oc_arena_t *a, const char *li
       while (k < len && line[k] != d && oc_tp_isspace(line[k]))
         k++;
     if (k < len && line[k] != d) {
-      fail(errstr, errstr_size, "unexpected character after the closing quote at byte %zu", k);
+      oc_tp_fail(errstr, errstr_size, "unexpected character after the closing quote at byte %zu",
+                 k);
       return OC_ERR_INVALID;
     }
     *pos = k;
@@ -182,7 +173,7 @@ static oc_err_t read_field(const oc_csvparse_t *p, oc_arena_t *a, const char *li
   while (e < len && line[e] != d && line[e] != '"')
     e++;
   if (e < len && line[e] == '"') {
-    fail(errstr, errstr_size, "bare quote in unquoted field at byte %zu", e);
+    oc_tp_fail(errstr, errstr_size, "bare quote in unquoted field at byte %zu", e);
     return OC_ERR_INVALID;
   }
   *out = (span_t){line + i, e - i};
@@ -263,7 +254,7 @@ nomem:
   snprintf(p->hdr_err, sizeof(p->hdr_err), "out of memory");
   err = OC_ERR_NOMEM;
 out:
-  fail(errstr, errstr_size, "%s", p->hdr_err);
+  oc_tp_fail(errstr, errstr_size, "%s", p->hdr_err);
   return err;
 }
 
@@ -273,7 +264,7 @@ oc_err_t oc_csvparse_line(oc_csvparse_t *p, oc_arena_t *a, const char *line, siz
   if (!line) line = "";
   if (len == 0) return OC_TEXTPARSE_SKIP;
   if (len > UINT32_MAX) {
-    fail(errstr, errstr_size, "line of %zu bytes is too long", len);
+    oc_tp_fail(errstr, errstr_size, "line of %zu bytes is too long", len);
     return OC_ERR_LIMIT;
   }
   if (p->has_header) {
@@ -281,7 +272,7 @@ oc_err_t oc_csvparse_line(oc_csvparse_t *p, oc_arena_t *a, const char *line, siz
     if (p->hdr_line && len == p->hdr_len && memcmp(line, p->hdr_line, len) == 0)
       return OC_TEXTPARSE_SKIP;
     if (p->hstate == HDR_BAD) {
-      fail(errstr, errstr_size, "no usable csv header in this stream: %s", p->hdr_err);
+      oc_tp_fail(errstr, errstr_size, "no usable csv header in this stream: %s", p->hdr_err);
       return OC_ERR_INVALID;
     }
   }
@@ -310,14 +301,14 @@ oc_err_t oc_csvparse_line(oc_csvparse_t *p, oc_arena_t *a, const char *line, siz
     n++;
     if (pos == len) break;
     if (n == OC_TEXTPARSE_MAX_FIELDS) {
-      fail(errstr, errstr_size, "line has more than %d columns, expected %zu",
-           OC_TEXTPARSE_MAX_FIELDS, ncols);
+      oc_tp_fail(errstr, errstr_size, "line has more than %d columns, expected %zu",
+                 OC_TEXTPARSE_MAX_FIELDS, ncols);
       return OC_ERR_LIMIT;
     }
     pos++; /* the delimiter */
   }
   if (n != ncols) {
-    fail(errstr, errstr_size, "line has %zu columns, expected %zu", n, ncols);
+    oc_tp_fail(errstr, errstr_size, "line has %zu columns, expected %zu", n, ncols);
     return OC_ERR_INVALID;
   }
   if ((err = oc_tp_row_finish(&row, &p->common, a))) return err;

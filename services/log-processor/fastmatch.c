@@ -39,16 +39,6 @@ typedef struct span {
   size_t len;
 } span_t;
 
-static void fail(char *errstr, size_t errstr_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void fail(char *errstr, size_t errstr_size, const char *fmt, ...) {
-  if (!errstr || !errstr_size) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(errstr, errstr_size, fmt, ap);
-  va_end(ap);
-}
-
 /* The slot of a field name, adding it to the union of names when new; -1 on OOM. */
 static int slot_of(oc_fastmatch_t *p, const char *name, size_t len) {
   for (size_t i = 0; i < p->nnames; i++)
@@ -64,19 +54,19 @@ static bool compile_pattern(oc_fastmatch_t *p, fm_pattern_t *pt, size_t idx, con
                             char *errstr, size_t errstr_size) {
   size_t n = strlen(src), cap = 0;
   if (n > OC_TEXTPARSE_MAX_PATTERN) {
-    fail(errstr, errstr_size, "fastmatch pattern %zu is longer than %d bytes", idx + 1,
-         OC_TEXTPARSE_MAX_PATTERN);
+    oc_tp_fail(errstr, errstr_size, "fastmatch pattern %zu is longer than %d bytes", idx + 1,
+               OC_TEXTPARSE_MAX_PATTERN);
     return false;
   }
   for (size_t i = 0; i + 1 < n; i++)
     if (src[i] == '%' && src[i + 1] == '{') cap++;
   if (cap > OC_TEXTPARSE_MAX_FIELDS) {
-    fail(errstr, errstr_size, "fastmatch pattern %zu has more than %d fields", idx + 1,
-         OC_TEXTPARSE_MAX_FIELDS);
+    oc_tp_fail(errstr, errstr_size, "fastmatch pattern %zu has more than %d fields", idx + 1,
+               OC_TEXTPARSE_MAX_FIELDS);
     return false;
   }
   if (!(pt->text = strdup(src)) || !(pt->fields = calloc(cap ? cap : 1, sizeof(*pt->fields)))) {
-    fail(errstr, errstr_size, "out of memory");
+    oc_tp_fail(errstr, errstr_size, "out of memory");
     return false;
   }
   const char *s = pt->text;
@@ -88,14 +78,15 @@ static bool compile_pattern(oc_fastmatch_t *p, fm_pattern_t *pt, size_t idx, con
     }
     const char *end = memchr(s + i + 2, '}', n - i - 2);
     if (!end) {
-      fail(errstr, errstr_size, "fastmatch pattern %zu: unterminated %%{ at byte %zu", idx + 1, i);
+      oc_tp_fail(errstr, errstr_size, "fastmatch pattern %zu: unterminated %%{ at byte %zu",
+                 idx + 1, i);
       return false;
     }
     const char *name = s + i + 2;
     size_t nlen = (size_t)(end - name);
     if (nlen > OC_TEXTPARSE_MAX_NAME) {
-      fail(errstr, errstr_size, "fastmatch pattern %zu: field name at byte %zu is too long",
-           idx + 1, i);
+      oc_tp_fail(errstr, errstr_size, "fastmatch pattern %zu: field name at byte %zu is too long",
+                 idx + 1, i);
       return false;
     }
     if (pt->nfields == 0) {
@@ -104,9 +95,9 @@ static bool compile_pattern(oc_fastmatch_t *p, fm_pattern_t *pt, size_t idx, con
     } else {
       fm_field_t *prev = &pt->fields[pt->nfields - 1];
       if (i == lit) {
-        fail(errstr, errstr_size,
-             "fastmatch pattern %zu: fields at byte %zu have no literal text between them", idx + 1,
-             i);
+        oc_tp_fail(errstr, errstr_size,
+                   "fastmatch pattern %zu: fields at byte %zu have no literal text between them",
+                   idx + 1, i);
         return false;
       }
       prev->lit = s + lit;
@@ -118,14 +109,14 @@ static bool compile_pattern(oc_fastmatch_t *p, fm_pattern_t *pt, size_t idx, con
       for (size_t k = 0; k + 1 < pt->nfields; k++)
         if (pt->fields[k].name && pt->fields[k].name_len == nlen &&
             memcmp(pt->fields[k].name, name, nlen) == 0) {
-          fail(errstr, errstr_size, "fastmatch pattern %zu: field \"%.*s\" appears twice", idx + 1,
-               (int)nlen, name);
+          oc_tp_fail(errstr, errstr_size, "fastmatch pattern %zu: field \"%.*s\" appears twice",
+                     idx + 1, (int)nlen, name);
           return false;
         }
       f->name = name;
       f->name_len = (uint32_t)nlen;
       if ((f->slot = slot_of(p, name, nlen)) < 0) {
-        fail(errstr, errstr_size, "out of memory");
+        oc_tp_fail(errstr, errstr_size, "out of memory");
         return false;
       }
     }
@@ -133,7 +124,7 @@ static bool compile_pattern(oc_fastmatch_t *p, fm_pattern_t *pt, size_t idx, con
     lit = i;
   }
   if (pt->nfields == 0) {
-    fail(errstr, errstr_size, "fastmatch pattern %zu has no fields", idx + 1);
+    oc_tp_fail(errstr, errstr_size, "fastmatch pattern %zu has no fields", idx + 1);
     return false;
   }
   fm_field_t *last = &pt->fields[pt->nfields - 1];
@@ -153,12 +144,12 @@ oc_fastmatch_t *oc_fastmatch_new(const char *const *patterns, size_t npatterns,
                                  size_t errstr_size) {
   oc_fastmatch_t *p = NULL;
   if (npatterns == 0 || npatterns > OC_TEXTPARSE_MAX_PATTERNS) {
-    fail(errstr, errstr_size, "fastmatch parser needs 1 to %d patterns, got %zu",
-         OC_TEXTPARSE_MAX_PATTERNS, npatterns);
+    oc_tp_fail(errstr, errstr_size, "fastmatch parser needs 1 to %d patterns, got %zu",
+               OC_TEXTPARSE_MAX_PATTERNS, npatterns);
     return NULL;
   }
   if (!(p = calloc(1, sizeof(*p))) || !(p->pats = calloc(npatterns, sizeof(*p->pats)))) {
-    fail(errstr, errstr_size, "out of memory");
+    oc_tp_fail(errstr, errstr_size, "out of memory");
     goto err;
   }
   if (!oc_tp_common_init(&p->common, opts, errstr, errstr_size)) goto err;
@@ -169,8 +160,8 @@ oc_fastmatch_t *oc_fastmatch_new(const char *const *patterns, size_t npatterns,
     if (p->pats[i].nfields > p->max_fields) p->max_fields = p->pats[i].nfields;
   }
   if (p->nnames > OC_TEXTPARSE_MAX_FIELDS) {
-    fail(errstr, errstr_size, "fastmatch patterns name more than %d fields",
-         OC_TEXTPARSE_MAX_FIELDS);
+    oc_tp_fail(errstr, errstr_size, "fastmatch patterns name more than %d fields",
+               OC_TEXTPARSE_MAX_FIELDS);
     goto err;
   }
   if (!oc_tp_common_bind(&p->common, (const char *const *)p->names, p->nnames, true, errstr,
@@ -296,7 +287,7 @@ oc_err_t oc_fastmatch_line(const oc_fastmatch_t *p, oc_arena_t *a, const char *l
   *out = NULL;
   if (!line) line = "";
   if (len > UINT32_MAX) {
-    fail(errstr, errstr_size, "line of %zu bytes is too long", len);
+    oc_tp_fail(errstr, errstr_size, "line of %zu bytes is too long", len);
     return OC_ERR_LIMIT;
   }
   span_t *f = oc_arena_alloc(a, p->max_fields * sizeof(*f));
@@ -331,12 +322,12 @@ oc_err_t oc_fastmatch_line(const oc_fastmatch_t *p, oc_arena_t *a, const char *l
   char alt[48] = "";
   if (p->npats > 1) snprintf(alt, sizeof(alt), " (alternative %zu of %zu)", best_pat + 1, p->npats);
   if (best.lit)
-    fail(errstr, errstr_size,
-         "line does not match the fastmatch pattern%s: %s \"%.*s%s\" at byte %zu", alt, best.what,
-         (int)(best.lit_len > 40 ? 40 : best.lit_len), best.lit, best.lit_len > 40 ? "..." : "",
-         best.at);
+    oc_tp_fail(errstr, errstr_size,
+               "line does not match the fastmatch pattern%s: %s \"%.*s%s\" at byte %zu", alt,
+               best.what, (int)(best.lit_len > 40 ? 40 : best.lit_len), best.lit,
+               best.lit_len > 40 ? "..." : "", best.at);
   else
-    fail(errstr, errstr_size, "line does not match the fastmatch pattern%s: %s at byte %zu", alt,
-         best.what, best.at);
+    oc_tp_fail(errstr, errstr_size, "line does not match the fastmatch pattern%s: %s at byte %zu",
+               alt, best.what, best.at);
   return OC_ERR_INVALID;
 }

@@ -96,16 +96,6 @@ typedef struct rx_defs {
   size_t n;
 } rx_defs_t;
 
-static void fail(char *errstr, size_t errstr_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void fail(char *errstr, size_t errstr_size, const char *fmt, ...) {
-  if (!errstr || !errstr_size) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(errstr, errstr_size, fmt, ap);
-  va_end(ap);
-}
-
 /* ---- per-thread match state ---- */
 
 typedef struct rx_thread {
@@ -183,7 +173,8 @@ static const char *find_def(const rx_defs_t *d, const char *name, size_t len) {
 static bool expand(oc_buf_t *b, const rx_defs_t *d, const char *s, size_t n, int depth,
                    char *errstr, size_t errstr_size) {
   if (depth > RX_MAX_DEPTH) {
-    fail(errstr, errstr_size, "pattern definitions nest deeper than %d (a cycle?)", RX_MAX_DEPTH);
+    oc_tp_fail(errstr, errstr_size, "pattern definitions nest deeper than %d (a cycle?)",
+               RX_MAX_DEPTH);
     return false;
   }
   size_t i = 0, lit = 0;
@@ -212,7 +203,7 @@ static bool expand(oc_buf_t *b, const rx_defs_t *d, const char *s, size_t n, int
     size_t nlen = name_end - (i + 2);
     const char *def = find_def(d, name, nlen);
     if (!def) {
-      fail(errstr, errstr_size, "unknown pattern %%{%.*s}", (int)nlen, name);
+      oc_tp_fail(errstr, errstr_size, "unknown pattern %%{%.*s}", (int)nlen, name);
       return false;
     }
     oc_buf_append(b, s + lit, i - lit);
@@ -228,12 +219,12 @@ static bool expand(oc_buf_t *b, const rx_defs_t *d, const char *s, size_t n, int
   }
   if (i >= lit) oc_buf_append(b, s + lit, n - lit);
   if (!oc_buf_ok(b)) {
-    fail(errstr, errstr_size, "out of memory");
+    oc_tp_fail(errstr, errstr_size, "out of memory");
     return false;
   }
   if (b->len > OC_TEXTPARSE_MAX_PATTERN) {
-    fail(errstr, errstr_size, "expanded regex pattern is longer than %d bytes",
-         OC_TEXTPARSE_MAX_PATTERN);
+    oc_tp_fail(errstr, errstr_size, "expanded regex pattern is longer than %d bytes",
+               OC_TEXTPARSE_MAX_PATTERN);
     return false;
   }
   return true;
@@ -253,22 +244,22 @@ static bool load_groups(oc_regexparse_t *p, char *errstr, size_t errstr_size) {
   pcre2_pattern_info(p->code, PCRE2_INFO_NAMEENTRYSIZE, &entry);
   pcre2_pattern_info(p->code, PCRE2_INFO_NAMETABLE, &table);
   if (capcount >= RX_MAX_GROUPS) {
-    fail(errstr, errstr_size, "regex has %u capture groups, more than the limit of %d", capcount,
-         RX_MAX_GROUPS);
+    oc_tp_fail(errstr, errstr_size, "regex has %u capture groups, more than the limit of %d",
+               capcount, RX_MAX_GROUPS);
     return false;
   }
   if (namecount == 0) {
-    fail(errstr, errstr_size, "regex has no named groups, so it would capture no fields");
+    oc_tp_fail(errstr, errstr_size, "regex has no named groups, so it would capture no fields");
     return false;
   }
   if (namecount > OC_TEXTPARSE_MAX_FIELDS) {
-    fail(errstr, errstr_size, "regex has %u named groups, more than the limit of %d", namecount,
-         OC_TEXTPARSE_MAX_FIELDS);
+    oc_tp_fail(errstr, errstr_size, "regex has %u named groups, more than the limit of %d",
+               namecount, OC_TEXTPARSE_MAX_FIELDS);
     return false;
   }
   p->pairs = capcount + 1;
   if (!(p->groups = calloc(namecount, sizeof(*p->groups)))) {
-    fail(errstr, errstr_size, "out of memory");
+    oc_tp_fail(errstr, errstr_size, "out of memory");
     return false;
   }
   for (uint32_t i = 0; i < namecount; i++) {
@@ -276,13 +267,13 @@ static bool load_groups(oc_regexparse_t *p, char *errstr, size_t errstr_size) {
     const char *name = (const char *)e + 2;
     /* the table is sorted by name: a duplicate (?J) name sits next to its twin */
     if (i && strcmp(p->groups[p->ngroups - 1].name, name) == 0) {
-      fail(errstr, errstr_size, "regex names group \"%s\" more than once", name);
+      oc_tp_fail(errstr, errstr_size, "regex names group \"%s\" more than once", name);
       return false;
     }
     rx_group_t *g = &p->groups[p->ngroups];
     g->num = ((uint32_t)e[0] << 8) | e[1];
     if (!(g->name = strdup(name))) {
-      fail(errstr, errstr_size, "out of memory");
+      oc_tp_fail(errstr, errstr_size, "out of memory");
       return false;
     }
     g->name_len = (uint32_t)strlen(name);
@@ -301,12 +292,12 @@ oc_regexparse_t *oc_regexparse_new(const char *const *match, size_t nmatch,
   oc_buf_init(&joined);
   oc_buf_init(&b);
   if (nmatch == 0 || nmatch > OC_TEXTPARSE_MAX_PATTERNS) {
-    fail(errstr, errstr_size, "regex parser needs 1 to %d match parts, got %zu",
-         OC_TEXTPARSE_MAX_PATTERNS, nmatch);
+    oc_tp_fail(errstr, errstr_size, "regex parser needs 1 to %d match parts, got %zu",
+               OC_TEXTPARSE_MAX_PATTERNS, nmatch);
     goto err;
   }
   if (ndefs > OC_TEXTPARSE_MAX_PATTERNS) {
-    fail(errstr, errstr_size, "more than %d pattern definitions", OC_TEXTPARSE_MAX_PATTERNS);
+    oc_tp_fail(errstr, errstr_size, "more than %d pattern definitions", OC_TEXTPARSE_MAX_PATTERNS);
     goto err;
   }
   for (size_t i = 0; i < ndefs; i++) {
@@ -316,32 +307,33 @@ oc_regexparse_t *oc_regexparse_new(const char *const *match, size_t nmatch,
     for (const char *c = nm; ok && *c; c++)
       ok = is_word(*c);
     if (!ok) {
-      fail(errstr, errstr_size, "bad pattern definition \"%.64s\"", nm ? nm : "");
+      oc_tp_fail(errstr, errstr_size, "bad pattern definition \"%.64s\"", nm ? nm : "");
       goto err;
     }
   }
   for (size_t i = 0; i < nmatch; i++) {
     oc_buf_puts(&joined, match[i] ? match[i] : "");
     if (joined.len > OC_TEXTPARSE_MAX_PATTERN) {
-      fail(errstr, errstr_size, "regex pattern is longer than %d bytes", OC_TEXTPARSE_MAX_PATTERN);
+      oc_tp_fail(errstr, errstr_size, "regex pattern is longer than %d bytes",
+                 OC_TEXTPARSE_MAX_PATTERN);
       goto err;
     }
   }
   if (!oc_buf_ok(&joined)) {
-    fail(errstr, errstr_size, "out of memory");
+    oc_tp_fail(errstr, errstr_size, "out of memory");
     goto err;
   }
   rx_defs_t defs = {def_names, def_patterns, ndefs};
   if (!expand(&b, &defs, joined.data ? joined.data : "", joined.len, 0, errstr, errstr_size))
     goto err;
   if (!(p = calloc(1, sizeof(*p)))) {
-    fail(errstr, errstr_size, "out of memory");
+    oc_tp_fail(errstr, errstr_size, "out of memory");
     goto err;
   }
   if (!oc_tp_common_init(&p->common, opts, errstr, errstr_size)) goto err;
   oc_buf_putc(&b, '\0');
   if (!oc_buf_ok(&b) || !(p->pattern = strdup(b.data))) {
-    fail(errstr, errstr_size, "out of memory");
+    oc_tp_fail(errstr, errstr_size, "out of memory");
     goto err;
   }
   int errcode;
@@ -351,15 +343,15 @@ oc_regexparse_t *oc_regexparse_new(const char *const *match, size_t nmatch,
   if (!p->code) {
     PCRE2_UCHAR msg[160];
     pcre2_get_error_message(errcode, msg, sizeof(msg));
-    fail(errstr, errstr_size, "invalid regex at offset %zu of \"%.80s%s\": %s", (size_t)erroff,
-         p->pattern, strlen(p->pattern) > 80 ? "..." : "", (const char *)msg);
+    oc_tp_fail(errstr, errstr_size, "invalid regex at offset %zu of \"%.80s%s\": %s",
+               (size_t)erroff, p->pattern, strlen(p->pattern) > 80 ? "..." : "", (const char *)msg);
     goto err;
   }
   (void)pcre2_jit_compile(p->code, PCRE2_JIT_COMPLETE); /* the interpreter is the fallback */
   if (!load_groups(p, errstr, errstr_size)) goto err;
   const char **names = calloc(p->ngroups, sizeof(*names));
   if (!names) {
-    fail(errstr, errstr_size, "out of memory");
+    oc_tp_fail(errstr, errstr_size, "out of memory");
     goto err;
   }
   for (size_t i = 0; i < p->ngroups; i++)
@@ -368,7 +360,7 @@ oc_regexparse_t *oc_regexparse_new(const char *const *match, size_t nmatch,
   free(names);
   if (!bound) goto err;
   if (!(p->mctx = pcre2_match_context_create(NULL))) {
-    fail(errstr, errstr_size, "out of memory");
+    oc_tp_fail(errstr, errstr_size, "out of memory");
     goto err;
   }
   pcre2_set_match_limit(p->mctx, RX_MATCH_LIMIT);
@@ -437,20 +429,20 @@ oc_err_t oc_regexparse_line(const oc_regexparse_t *p, oc_arena_t *a, const char 
   if (rc < 0) {
     switch (rc) {
       case PCRE2_ERROR_NOMATCH:
-        fail(errstr, errstr_size, "line does not match the regex");
+        oc_tp_fail(errstr, errstr_size, "line does not match the regex");
         return OC_ERR_INVALID;
       case PCRE2_ERROR_MATCHLIMIT:
       case PCRE2_ERROR_DEPTHLIMIT:
       case PCRE2_ERROR_HEAPLIMIT:
       case PCRE2_ERROR_JIT_STACKLIMIT:
-        fail(errstr, errstr_size, "matching the regex exceeded its backtracking limit");
+        oc_tp_fail(errstr, errstr_size, "matching the regex exceeded its backtracking limit");
         return OC_ERR_LIMIT;
       case PCRE2_ERROR_NOMEMORY:
         return OC_ERR_NOMEM;
       default: {
         PCRE2_UCHAR msg[120];
         pcre2_get_error_message(rc, msg, sizeof(msg));
-        fail(errstr, errstr_size, "regex match failed: %s", (const char *)msg);
+        oc_tp_fail(errstr, errstr_size, "regex match failed: %s", (const char *)msg);
         return OC_ERR_INVALID;
       }
     }

@@ -2,6 +2,7 @@
  * of log-type schemas. */
 #include "services/log-processor/textparse.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,4 +239,12 @@ oc_err_t oc_tp_row_finish(oc_tp_row_t *r, const oc_tp_common_t *c, oc_arena_t *a
     if (err) return err;
   }
   return OC_OK;
+}
+
+void oc_tp_fail(char *errstr, size_t errstr_size, const char *fmt, ...) {
+  if (!errstr || !errstr_size) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(errstr, errstr_size, fmt, ap);
+  va_end(ap);
 }

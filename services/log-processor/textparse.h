@@ -93,6 +93,10 @@ oc_err_t oc_tp_row_add(oc_tp_row_t *r, const oc_tp_common_t *c, oc_arena_t *a, s
 /* Appends the expansions. */
 oc_err_t oc_tp_row_finish(oc_tp_row_t *r, const oc_tp_common_t *c, oc_arena_t *a);
 
+/* printf into errstr (when errstr_size > 0): the parsers' one way to say why. */
+void oc_tp_fail(char *errstr, size_t errstr_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* true for the ASCII white space that trimSpace removes. */
 static inline bool oc_tp_isspace(char ch) {
   return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' || ch == '\v' || ch == '\f';

@@ -505,6 +505,24 @@ static oc_err_t oc_engine_tick(oc_svc_t *svc, void *opaque) {
 
 /* ---- output ------------------------------------------------------------------------ */
 
+/* Packs a RuleMatchGroup and produces it to rule-matches keyed "<rule_id>:<dedup>", so
+ * every match of one dedup key lands on one partition (the forwarder's order). */
+static oc_err_t oc_engine_send_group(oc_engine_t *e, oc_svc_t *svc,
+                                     const Ocelot__V1__RuleMatchGroup *rmg, const char *rule_id,
+                                     const char *dedup, size_t dedup_len) {
+  size_t len = ocelot__v1__rule_match_group__get_packed_size(rmg);
+  oc_buf_reset(&e->pb);
+  if (!oc_buf_reserve(&e->pb, len)) return OC_ERR_NOMEM;
+  ocelot__v1__rule_match_group__pack(rmg, (uint8_t *)e->pb.data);
+  size_t idlen = strlen(rule_id);
+  char *key = oc_arena_alloc(oc_svc_arena(svc), idlen + 1 + dedup_len + 1);
+  if (!key) return OC_ERR_NOMEM;
+  memcpy(key, rule_id, idlen);
+  key[idlen] = ':';
+  memcpy(key + idlen + 1, dedup, dedup_len);
+  return oc_svc_produce(svc, OC_TOPIC_MATCHES, key, idlen + 1 + dedup_len, e->pb.data, len, NULL);
+}
+
 static oc_err_t oc_engine_produce_group(oc_engine_t *e, oc_svc_t *svc, const char *lake_key,
                                         const oc_match_group_t *g) {
   const oc_rule_t *rule = g->rule;
@@ -537,20 +555,7 @@ static oc_err_t oc_engine_produce_group(oc_engine_t *e, oc_svc_t *svc, const cha
   rmg.threshold = rule->threshold;
   rmg.lake_key = (char *)lake_key;
 
-  size_t len = ocelot__v1__rule_match_group__get_packed_size(&rmg);
-  oc_buf_reset(&e->pb);
-  if (!oc_buf_reserve(&e->pb, len)) return OC_ERR_NOMEM;
-  ocelot__v1__rule_match_group__pack(&rmg, (uint8_t *)e->pb.data);
-
-  /* key "<rule_id>:<dedup>" */
-  size_t idlen = strlen(rule->id);
-  char *key = oc_arena_alloc(oc_svc_arena(svc), idlen + 1 + g->dedup_len + 1);
-  if (!key) return OC_ERR_NOMEM;
-  memcpy(key, rule->id, idlen);
-  key[idlen] = ':';
-  memcpy(key + idlen + 1, g->dedup, g->dedup_len);
-  return oc_svc_produce(svc, OC_TOPIC_MATCHES, key, idlen + 1 + g->dedup_len, e->pb.data, len,
-                        NULL);
+  return oc_engine_send_group(e, svc, &rmg, rule->id, g->dedup, g->dedup_len);
 }
 
 static oc_err_t oc_engine_produce_pygroup(oc_engine_t *e, oc_svc_t *svc, const char *lake_key,
@@ -588,20 +593,7 @@ static oc_err_t oc_engine_produce_pygroup(oc_engine_t *e, oc_svc_t *svc, const c
   rmg.threshold = g->is_error ? 1 : it->threshold;
   rmg.lake_key = (char *)lake_key;
 
-  size_t len = ocelot__v1__rule_match_group__get_packed_size(&rmg);
-  oc_buf_reset(&e->pb);
-  if (!oc_buf_reserve(&e->pb, len)) return OC_ERR_NOMEM;
-  ocelot__v1__rule_match_group__pack(&rmg, (uint8_t *)e->pb.data);
-
-  /* key "<rule_id>:<dedup>" */
-  size_t idlen = strlen(it->id);
-  char *key = oc_arena_alloc(oc_svc_arena(svc), idlen + 1 + g->dedup_len + 1);
-  if (!key) return OC_ERR_NOMEM;
-  memcpy(key, it->id, idlen);
-  key[idlen] = ':';
-  memcpy(key + idlen + 1, g->dedup, g->dedup_len);
-  return oc_svc_produce(svc, OC_TOPIC_MATCHES, key, idlen + 1 + g->dedup_len, e->pb.data, len,
-                        NULL);
+  return oc_engine_send_group(e, svc, &rmg, it->id, g->dedup, g->dedup_len);
 }
 
 /* Events on which the Python host crashed (twice, alone: pyscan.h): written to a

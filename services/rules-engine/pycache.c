@@ -6,6 +6,8 @@
 
 #include "services/rules-engine/pycache.h"
 
+#include "services/rules-engine/pyhost.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -384,19 +386,6 @@ unsigned long oc_pycache_calls(void) {
   return oc_pycache_ncalls;
 }
 
-static void oc_pycache_pyerr(char *errstr, size_t errstr_size, const char *what) {
-  PyObject *type, *value, *tb;
-  PyErr_Fetch(&type, &value, &tb);
-  PyObject *s = value ? PyObject_Str(value) : NULL;
-  const char *text = s ? PyUnicode_AsUTF8(s) : NULL;
-  snprintf(errstr, errstr_size, "%s: %s", what, text ? text : "unknown error");
-  Py_XDECREF(s);
-  Py_XDECREF(type);
-  Py_XDECREF(value);
-  Py_XDECREF(tb);
-  PyErr_Clear();
-}
-
 bool oc_pycache_install(char *errstr, size_t errstr_size) {
   PyObject *modules = PyImport_GetModuleDict(); /* borrowed */
   PyObject *prim = NULL, *exc = NULL, *pkg = NULL, *path = NULL, *code = NULL, *caching = NULL;
@@ -424,7 +413,7 @@ bool oc_pycache_install(char *errstr, size_t errstr_size) {
   ok = true;
   goto out;
 fail:
-  oc_pycache_pyerr(errstr, errstr_size, "could not install panther_detection_helpers.caching");
+  oc_pyhost_errtext(errstr, errstr_size, "could not install panther_detection_helpers.caching");
 out:
   Py_XDECREF(prim);
   Py_XDECREF(exc);

@@ -325,8 +325,7 @@ static PyObject *oc_pyhost_init_module(void) {
   return m;
 }
 
-/* The pending exception as text, for start-up failures. */
-static void oc_pyhost_errtext(char *errstr, size_t errstr_size, const char *what) {
+void oc_pyhost_errtext(char *errstr, size_t errstr_size, const char *what) {
   PyObject *type, *value, *tb;
   PyErr_Fetch(&type, &value, &tb);
   PyObject *s = value ? PyObject_Str(value) : NULL;

@@ -87,4 +87,8 @@ unsigned long oc_pyhost_memory_errors(void);
  * the interpreter's threads and restarts the watchdog. Returns fork()'s result. */
 int oc_pyhost_fork(void);
 
+/* Takes the pending Python exception and writes "what: <its text>" into errstr (for load
+ * and set-up failures; rule exceptions go through oc_pyhost_fetch_exc). */
+void oc_pyhost_errtext(char *errstr, size_t errstr_size, const char *what);
+
 #endif
