@@ -194,8 +194,11 @@ static void run_child(const char *objroot, const char *lakeroot, const char *key
   oc_err_t rc = oc_objproc_run(p, &src, "bench", key, "v1", oc_now_us(), &res, err, sizeof(err));
   int64_t t1 = oc_monotonic_us();
   getrusage(RUSAGE_SELF, &r1);
-  o.cpu = (double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec + r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) +
-          (double)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec + r1.ru_stime.tv_usec - r0.ru_stime.tv_usec) / 1e6;
+  o.cpu =
+      (double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec + r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) +
+      (double)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec + r1.ru_stime.tv_usec -
+               r0.ru_stime.tv_usec) /
+          1e6;
   if (rc) fprintf(stderr, "run %s: %s\n", key, err);
   o.ok = rc == OC_OK;
   o.secs = (double)(t1 - t0) / 1e6;
@@ -231,7 +234,9 @@ int main(int argc, char **argv) {
     else if (strcmp(argv[i], "--type") == 0 && i + 1 < argc)
       bench_type = argv[++i];
     else {
-      fprintf(stderr, "usage: bench_processor [-n EVENTS] [--keep] [--dir DIR] [--input FILE [--type LOGTYPE]]\n");
+      fprintf(stderr,
+              "usage: bench_processor [-n EVENTS] [--keep] [--dir DIR] [--input FILE [--type "
+              "LOGTYPE]]\n");
       return 2;
     }
   }
@@ -263,11 +268,12 @@ int main(int argc, char **argv) {
     if (read(pfd[0], &o, sizeof(o)) != (ssize_t)sizeof(o)) die("read");
     struct rusage ru;
     if (wait4(pid, NULL, 0, &ru) < 0) die("wait4");
-    printf("%s: %s: %llu events, %llu rejected, %.1f MB in %.3f s (%.3f cpu s): %.1f MB/s, "
-           "%.1f MB/cpu-s, %.0f events/cpu-s, peak RSS %.1f MB\n",
-           input, bench_type, (unsigned long long)o.events, (unsigned long long)o.rejected,
-           (double)o.bytes_out / 1e6, o.secs, o.cpu, (double)o.bytes_out / 1e6 / o.secs,
-           (double)o.bytes_out / 1e6 / o.cpu, (double)o.events / o.cpu, ru.ru_maxrss / 1024.0);
+    printf(
+        "%s: %s: %llu events, %llu rejected, %.1f MB in %.3f s (%.3f cpu s): %.1f MB/s, "
+        "%.1f MB/cpu-s, %.0f events/cpu-s, peak RSS %.1f MB\n",
+        input, bench_type, (unsigned long long)o.events, (unsigned long long)o.rejected,
+        (double)o.bytes_out / 1e6, o.secs, o.cpu, (double)o.bytes_out / 1e6 / o.secs,
+        (double)o.bytes_out / 1e6 / o.cpu, (double)o.events / o.cpu, ru.ru_maxrss / 1024.0);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
     return o.ok ? 0 : 1;
@@ -304,8 +310,8 @@ int main(int argc, char **argv) {
     printf("%-10s %10.1f %10.3f %12.0f %10.1f %10.1f %8llu %7llu %12.1f\n", labels[v],
            (double)o.bytes_in / 1e6, o.secs, (double)o.events / o.secs,
            (double)o.bytes_out / 1e6 / o.secs, (double)o.bytes_out / 1e6 / o.cpu,
-           (unsigned long long)o.files,
-           (unsigned long long)o.rejected, (double)ru.ru_maxrss / 1024.0);
+           (unsigned long long)o.files, (unsigned long long)o.rejected,
+           (double)ru.ru_maxrss / 1024.0);
   }
   if (keep) {
     printf("kept %s\n", dir);

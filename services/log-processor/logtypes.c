@@ -11,7 +11,7 @@
 #include "common/arena.h"
 #include "common/log.h"
 
-#define OC_LOGTYPES_MAX 4096   /* types per registry; the rest are logged and skipped */
+#define OC_LOGTYPES_MAX 4096 /* types per registry; the rest are logged and skipped */
 #define OC_LOGTYPES_MAX_FILES 4096
 #define OC_LOGTYPES_MAX_DEPTH 4 /* directory levels under a schema directory */
 
@@ -220,7 +220,8 @@ static void oc_logtypes_scan(oc_logtypes_t *lt, const char *dir, int depth, bool
     if (!S_ISREG(st.st_mode) || !oc_logtypes_is_yaml(names[i])) continue;
     if (++*nfiles > OC_LOGTYPES_MAX_FILES) {
       if (*nfiles == OC_LOGTYPES_MAX_FILES + 1)
-        oc_log_kv(OC_LOG_WARN, "too many schema files; the rest are skipped", "directory", dir, NULL);
+        oc_log_kv(OC_LOG_WARN, "too many schema files; the rest are skipped", "directory", dir,
+                  NULL);
       (*nfailed)++;
       continue;
     }

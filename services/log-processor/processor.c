@@ -77,8 +77,8 @@ static oc_err_t oc_processor_refresh(oc_processor_t *p, oc_svc_t *svc, bool forc
   return OC_OK;
 }
 
-oc_logtypes_t *oc_processor_load_types(const char *managed_dir, const char *custom_dir, char *errstr,
-                                       size_t errstr_size) {
+oc_logtypes_t *oc_processor_load_types(const char *managed_dir, const char *custom_dir,
+                                       char *errstr, size_t errstr_size) {
   oc_logtypes_t *lt = oc_logtypes_new(NULL);
   size_t loaded = 0, failed = 0, cloaded = 0, cfailed = 0;
   char n1[24], n2[24], n3[24], n4[24];
@@ -94,8 +94,9 @@ oc_logtypes_t *oc_processor_load_types(const char *managed_dir, const char *cust
       snprintf(errstr, errstr_size, "no log-type schemas in \"%s\" (OCELOT_SCHEMAS_DIR)",
                managed_dir);
     else if (failed)
-      snprintf(errstr, errstr_size, "%zu managed log-type schemas in \"%s\" did not load (see the log)",
-               failed, managed_dir);
+      snprintf(errstr, errstr_size,
+               "%zu managed log-type schemas in \"%s\" did not load (see the log)", failed,
+               managed_dir);
     oc_logtypes_destroy(lt);
     return NULL;
   }
@@ -127,9 +128,9 @@ static oc_err_t oc_processor_init(oc_svc_t *svc, void **opaque, char *errstr, si
   pc.zstd_level = (int)oc_config_int(cfg, "OCELOT_LAKE_ZSTD_LEVEL");
   pc.file_max_rows = (uint64_t)oc_config_int(cfg, "OCELOT_LAKE_FILE_MAX_ROWS");
   p->refresh_us = oc_config_int(cfg, "OCELOT_SOURCES_REFRESH_MS") * 1000;
-  p->managed = oc_processor_load_types(oc_config_str(cfg, "OCELOT_SCHEMAS_DIR"),
-                                       oc_config_str(cfg, "OCELOT_CUSTOM_SCHEMAS_DIR"), errstr,
-                                       errstr_size);
+  p->managed =
+      oc_processor_load_types(oc_config_str(cfg, "OCELOT_SCHEMAS_DIR"),
+                              oc_config_str(cfg, "OCELOT_CUSTOM_SCHEMAS_DIR"), errstr, errstr_size);
   if (!p->managed) {
     free(p);
     return OC_ERR_INVALID;

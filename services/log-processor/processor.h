@@ -27,7 +27,7 @@ extern const oc_handler_t oc_processor_handler;
 /* The process-wide registry: every schema under managed_dir (empty: the default, see
  * oc_logtypes_default_dir) and, when set, custom_dir. A managed schema that does not load
  * fails the start (NULL + errstr); a custom one is logged and skipped. */
-oc_logtypes_t *oc_processor_load_types(const char *managed_dir, const char *custom_dir, char *errstr,
-                                       size_t errstr_size);
+oc_logtypes_t *oc_processor_load_types(const char *managed_dir, const char *custom_dir,
+                                       char *errstr, size_t errstr_size);
 
 #endif

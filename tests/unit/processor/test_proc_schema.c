@@ -83,25 +83,26 @@ static void test_load_errors(void) {
 }
 
 static void test_types_and_conversions(void) {
-  oc_schema_t *s = S(
-      "schema: T.Types\n"
-      "fields:\n"
-      "  - {name: s, type: string}\n"
-      "  - {name: i, type: int}\n"
-      "  - {name: sm, type: smallint}\n"
-      "  - {name: b, type: bigint}\n"
-      "  - {name: f, type: float}\n"
-      "  - {name: ok, type: boolean}\n"
-      "  - {name: j, type: json}\n"
-      "  - {name: arr, type: array, element: {type: bigint}}\n");
+  oc_schema_t *s =
+      S("schema: T.Types\n"
+        "fields:\n"
+        "  - {name: s, type: string}\n"
+        "  - {name: i, type: int}\n"
+        "  - {name: sm, type: smallint}\n"
+        "  - {name: b, type: bigint}\n"
+        "  - {name: f, type: float}\n"
+        "  - {name: ok, type: boolean}\n"
+        "  - {name: j, type: json}\n"
+        "  - {name: arr, type: array, element: {type: bigint}}\n");
   OC_CHECK(s != NULL);
   if (!s) return;
-  OC_CHECK_STR(apply(s,
-                     "{\"s\":42,\"i\":\"-7\",\"sm\":300,\"b\":\"9223372036854775807\",\"f\":\"1.5e3\","
-                     "\"ok\":\"TRUE\",\"j\":{\"any\":[1]},\"arr\":[1,\"2\",null],\"extra\":\"kept\"}",
-                     NULL, NULL),
-               "{\"s\":\"42\",\"i\":-7,\"sm\":300,\"b\":9223372036854775807,\"f\":1.5e3,\"ok\":true,"
-               "\"j\":{\"any\":[1]},\"arr\":[1,2,null],\"extra\":\"kept\"}");
+  OC_CHECK_STR(
+      apply(s,
+            "{\"s\":42,\"i\":\"-7\",\"sm\":300,\"b\":\"9223372036854775807\",\"f\":\"1.5e3\","
+            "\"ok\":\"TRUE\",\"j\":{\"any\":[1]},\"arr\":[1,\"2\",null],\"extra\":\"kept\"}",
+            NULL, NULL),
+      "{\"s\":\"42\",\"i\":-7,\"sm\":300,\"b\":9223372036854775807,\"f\":1.5e3,\"ok\":true,"
+      "\"j\":{\"any\":[1]},\"arr\":[1,2,null],\"extra\":\"kept\"}");
   OC_CHECK_STR(apply(s, "{\"s\":true}", NULL, NULL), "{\"s\":\"true\"}");
   /* numeric strings become valid JSON numbers (fuzz_schema found "01" kept as is) */
   OC_CHECK_STR(apply(s, "{\"i\":\"007\",\"sm\":\"-00\",\"b\":\"-0012\"}", NULL, NULL),
@@ -120,29 +121,29 @@ static void test_types_and_conversions(void) {
 }
 
 static void test_required_nested_and_time(void) {
-  oc_schema_t *s = S(
-      "version: 0\n"
-      "schema: T.Nested\n"
-      "definitions:\n"
-      "  Actor:\n"
-      "    type: object\n"
-      "    fields:\n"
-      "      - {name: id, type: string, required: true}\n"
-      "      - {name: email, type: string, indicators: [email, username]}\n"
-      "fields:\n"
-      "  - name: when\n"
-      "    type: timestamp\n"
-      "    timeFormats: ['%d/%b/%Y:%H:%M:%S %z', unix_ms, rfc3339]\n"
-      "    isEventTime: true\n"
-      "    required: true\n"
-      "  - {name: actor, type: ref, target: Actor, required: true}\n"
-      "  - name: action\n"
-      "    type: string\n"
-      "    validate: {allow: [login, logout]}\n"
-      "  - name: ip\n"
-      "    type: string\n"
-      "    indicators: [ip]\n"
-      "  - {name: seen, type: array, element: {type: timestamp, timeFormat: unix}}\n");
+  oc_schema_t *s =
+      S("version: 0\n"
+        "schema: T.Nested\n"
+        "definitions:\n"
+        "  Actor:\n"
+        "    type: object\n"
+        "    fields:\n"
+        "      - {name: id, type: string, required: true}\n"
+        "      - {name: email, type: string, indicators: [email, username]}\n"
+        "fields:\n"
+        "  - name: when\n"
+        "    type: timestamp\n"
+        "    timeFormats: ['%d/%b/%Y:%H:%M:%S %z', unix_ms, rfc3339]\n"
+        "    isEventTime: true\n"
+        "    required: true\n"
+        "  - {name: actor, type: ref, target: Actor, required: true}\n"
+        "  - name: action\n"
+        "    type: string\n"
+        "    validate: {allow: [login, logout]}\n"
+        "  - name: ip\n"
+        "    type: string\n"
+        "    indicators: [ip]\n"
+        "  - {name: seen, type: array, element: {type: timestamp, timeFormat: unix}}\n");
   OC_CHECK(s != NULL);
   if (!s) return;
   int64_t et = 0;
@@ -179,8 +180,9 @@ static void test_required_nested_and_time(void) {
                   "field \"actor.id\": required but missing"));
   OC_CHECK(strstr(apply(s, "{\"when\":\"yesterday\",\"actor\":{\"id\":\"u\"}}", NULL, NULL),
                   "matches none of its time formats"));
-  OC_CHECK(strstr(apply(s, "{\"when\":\"2026-11-01T10:00:00Z\",\"actor\":{\"id\":\"u\"},"
-                           "\"action\":\"sudo\"}",
+  OC_CHECK(strstr(apply(s,
+                        "{\"when\":\"2026-11-01T10:00:00Z\",\"actor\":{\"id\":\"u\"},"
+                        "\"action\":\"sudo\"}",
                         NULL, NULL),
                   "\"sudo\" is not allowed"));
   /* duplicate keys do not count a required field twice */
@@ -192,9 +194,9 @@ static void test_required_nested_and_time(void) {
 }
 
 static void test_check_only_leaves_the_event(void) {
-  oc_schema_t *s = S(
-      "schema: T.C\nfields:\n  - {name: t, type: timestamp, timeFormat: rfc3339, isEventTime: "
-      "true}\n  - {name: n, type: bigint}\n");
+  oc_schema_t *s =
+      S("schema: T.C\nfields:\n  - {name: t, type: timestamp, timeFormat: rfc3339, isEventTime: "
+        "true}\n  - {name: n, type: bigint}\n");
   char err[256];
   int64_t et = 0;
   const char *text = "{\"t\":\"2026-11-01T10:00:00Z\",\"n\":\"5\"}";
