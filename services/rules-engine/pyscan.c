@@ -204,6 +204,7 @@ void oc_pyscan_init(oc_pyscan_t *ps) {
 
 void oc_pyscan_deinit(oc_pyscan_t *ps) {
   free(ps->groups);
+  free(ps->gindex);
   free(ps->pending);
   oc_buf_deinit(&ps->chunk);
   oc_buf_deinit(&ps->req);
@@ -218,7 +219,25 @@ static char *oc_keep(oc_pyscan_t *ps, const oc_buf_t *b) {
   return oc_arena_strndup(&ps->keep, b->data ? b->data : "", b->len);
 }
 
-/* Groups are few per file; a linear scan over hashes keeps this simple. */
+/* The group index, grown to keep it at most half full (rehashing every group). */
+static bool oc_pyscan_index_grow(oc_pyscan_t *ps) {
+  size_t cap = ps->gindex_cap ? ps->gindex_cap * 2 : 256;
+  uint32_t *ix = calloc(cap, sizeof(*ix));
+  if (!ix) return false;
+  for (size_t i = 0; i < ps->ngroups; i++) {
+    size_t slot = ps->groups[i]->hash & (cap - 1);
+    while (ix[slot])
+      slot = (slot + 1) & (cap - 1);
+    ix[slot] = (uint32_t)i + 1;
+  }
+  free(ps->gindex);
+  ps->gindex = ix;
+  ps->gindex_cap = cap;
+  return true;
+}
+
+/* A file may hold many distinct dedup strings (one per user, per IP): groups are found
+ * through a hash index, not by a scan. */
 static oc_pymatch_group_t *oc_pyscan_group(oc_pyscan_t *ps, const oc_pyscan_rules_t *psr,
                                            const oc_pyrule_t *rule, const char *log_type,
                                            const oc_pyresult_t *res, int64_t ev_us, bool *nomem) {
@@ -229,8 +248,10 @@ static oc_pymatch_group_t *oc_pyscan_group(oc_pyscan_t *ps, const oc_pyscan_rule
   oc_hash_hex128(hex, parts, lens, 3);
   uint64_t h = strtoull(hex + 16, NULL, 16);
   *nomem = false;
-  for (size_t i = 0; i < ps->ngroups; i++) {
-    oc_pymatch_group_t *g = ps->groups[i];
+  if ((ps->ngroups + 1) * 2 > ps->gindex_cap && !oc_pyscan_index_grow(ps)) goto nomem;
+  size_t slot = h & (ps->gindex_cap - 1);
+  for (uint32_t ix; (ix = ps->gindex[slot]) != 0; slot = (slot + 1) & (ps->gindex_cap - 1)) {
+    oc_pymatch_group_t *g = ps->groups[ix - 1];
     if (g->hash == h && g->rule == rule && g->is_error == res->error &&
         g->dedup_len == res->dedup.len && memcmp(g->dedup, res->dedup.data, g->dedup_len) == 0)
       return g;
@@ -276,6 +297,7 @@ static oc_pymatch_group_t *oc_pyscan_group(oc_pyscan_t *ps, const oc_pyscan_rule
     }
     g->ndestinations = res->ndestinations;
   }
+  ps->gindex[slot] = (uint32_t)ps->ngroups + 1; /* slot: the empty one the lookup ended on */
   ps->groups[ps->ngroups++] = g;
   return g;
 nomem:
@@ -639,6 +661,7 @@ oc_err_t oc_pyscan_file(oc_pyscan_t *ps, oc_pyscan_rules_t *psr, const char *pat
   char ltbuf[256];
 
   ps->ngroups = 0;
+  if (ps->gindex) memset(ps->gindex, 0, ps->gindex_cap * sizeof(*ps->gindex));
   ps->events = ps->matches = ps->errors = ps->timeouts = ps->dropped_groups = 0;
   ps->memory_errors = ps->poison = ps->host_deaths = 0;
   ps->poisons = NULL;

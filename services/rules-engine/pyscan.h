@@ -109,6 +109,8 @@ typedef struct oc_pypoison {
 typedef struct oc_pyscan {
   oc_pymatch_group_t **groups; /* results of the last file, in order of first match */
   size_t ngroups, groups_cap;
+  uint32_t *gindex;  /* open addressing by group hash: index into groups + 1, 0 = empty */
+  size_t gindex_cap; /* a power of two, at least twice ngroups */
   uint64_t events, matches, errors, timeouts, dropped_groups;
   oc_arena_t ev, keep;
   oc_pyresult_t res;

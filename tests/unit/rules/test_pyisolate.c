@@ -74,6 +74,52 @@ static void put_events(const char *path, int n, const char *(*extra)(int)) {
   fclose(f);
 }
 
+/* ---- many groups ------------------------------------------------------------------ */
+
+/* Groups are found by hash: 6,000 events with 3,000 distinct dedup strings (each twice)
+ * and one shared one give exactly those groups with the right counts, file after file. */
+static void test_many_groups(void) {
+  char err[512], path[512];
+  const char *dir = mkpack("manygroups");
+  put_rule(dir, "Many.PerId", "many_per_id",
+           "def rule(event):\n"
+           "    return True\n"
+           "def dedup(event):\n"
+           "    return 'k' + str(event.get('id') % 3000)\n");
+  put_rule(dir, "Many.One", "many_one",
+           "def rule(event):\n"
+           "    return event.get('id') % 2 == 0\n"
+           "def dedup(event):\n"
+           "    return 'same'\n");
+  oc_pyscan_opts_t opts = {2000, 64, false, 0};
+  oc_pyscan_rules_t *psr = oc_pyscan_rules_load_opts(dir, &opts, err, sizeof(err));
+  OC_CHECK(psr != NULL);
+  if (!psr) return;
+  snprintf(path, sizeof(path), "%s/many_events.json", oc_tmp);
+  put_events(path, 6000, NULL);
+  oc_pyscan_t ps;
+  oc_pyscan_init(&ps);
+  for (int round = 0; round < 2; round++) {
+    OC_CHECK_INT(oc_pyscan_file(&ps, psr, path, NULL, 0, 0, err, sizeof(err)), OC_OK);
+    OC_CHECK_INT(ps.ngroups, 3001);
+    size_t per_id = 0, bad = 0;
+    for (size_t i = 0; i < ps.ngroups; i++) {
+      const oc_pymatch_group_t *g = ps.groups[i];
+      if (strcmp(g->rule->item->id, "Many.PerId") == 0) {
+        per_id++;
+        if (g->count != 2) bad++;
+      } else {
+        OC_CHECK_INT(g->count, 3000);
+        OC_CHECK(g->dedup_len == 4 && memcmp(g->dedup, "same", 4) == 0);
+      }
+    }
+    OC_CHECK_INT(per_id, 3000);
+    OC_CHECK_INT(bad, 0);
+  }
+  oc_pyscan_deinit(&ps);
+  oc_pyscan_rules_destroy(psr);
+}
+
 /* ---- memory cap -------------------------------------------------------------------- */
 
 static const char *mem_extra(int i) {
@@ -431,7 +477,8 @@ int main(void) {
                                          OC_TEST(test_isolated_matches_in_process),
                                          OC_TEST(test_hang),
                                          OC_TEST(test_timeout_in_worker),
-                                         OC_TEST(test_crash_everything)};
+                                         OC_TEST(test_crash_everything),
+                                         OC_TEST(test_many_groups)};
   int rc = oc_test_main(cases, sizeof(cases) / sizeof(cases[0]));
   char cmd[300];
   snprintf(cmd, sizeof(cmd), "rm -rf '%s'", oc_tmp);
